@@ -1,0 +1,34 @@
+# Two commands for a new user: `make run` and `make test`. Both install what they need first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run the whole system on its embedded default (SQLite, in-process transport) with demo data
+run: $(STAMP)
+	$(BIN)/indbetaling run
+
+## run all tests; starts throwaway PostgreSQL and RabbitMQ when no URLs are configured
+test: $(STAMP)
+	$(BIN)/python scripts/with_services.py -- $(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/indbetaling bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Run a command with the throwaway services the test suite needs.
+
+Usage: python scripts/with_services.py -- pytest ...
+
+For each service whose URL is not already set in the environment, start a private instance in a
+temporary folder on a free loopback port, export its URL, run the command and tear the instance
+down afterwards, whatever the command's outcome:
+
+- PostgreSQL (INDBETALING_TEST_POSTGRES_URL): a fresh cluster made with Debian's initdb/pg_ctl,
+  run as the postgres user when started by root (initdb refuses root).
+- RabbitMQ (INDBETALING_TEST_AMQP_URL): a fresh node of Debian's rabbitmq-server.
+
+A service whose programs are missing is left unset; the tests that need it then skip, or fail
+when CI=true. The command's exit code is passed on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+PG_BIN_DIRS = [Path("/usr/lib/postgresql") / v / "bin" for v in ("17", "16", "15", "14")]
+
+
+def log(msg: str) -> None:
+    print(f"[services] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_pg_bin() -> Path | None:
+    for d in PG_BIN_DIRS:
+        if (d / "initdb").exists():
+            return d
+    found = shutil.which("initdb")
+    return Path(found).resolve().parent if found else None
+
+
+def as_service_user(user: str) -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    return ["runuser", "-u", user, "--"]
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str | None]:
+    bindir = find_pg_bin()
+    if bindir is None:
+        log("PostgreSQL programs not found; PostgreSQL tests will not run")
+        yield None
+        return
+    root = Path(tempfile.mkdtemp(prefix="indbetaling-pg-"))
+    user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+    if os.geteuid() == 0:
+        shutil.chown(root, user=user)
+    data, port = root / "data", free_port()
+    run_as = as_service_user(user)
+    subprocess.run(
+        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+         "-E", "UTF8", "--no-sync", "--locale=C.UTF-8"],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    opts = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    subprocess.run(
+        [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", opts,
+         "-w", "start"],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    log(f"PostgreSQL on {url}")
+    try:
+        yield url
+    finally:
+        subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            check=False, stdout=subprocess.DEVNULL,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def rabbitmq_env(root: Path, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RABBITMQ_NODENAME": f"indbetaling-{port}@localhost",
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(free_port()),
+        "RABBITMQ_MNESIA_BASE": str(root / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(root / "log"),
+        "RABBITMQ_PID_FILE": str(root / "rabbit.pid"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(root / "enabled_plugins"),
+        "RABBITMQ_CONFIG_FILE": str(root / "rabbitmq"),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(root / "advanced.config"),
+        "HOME": str(root),
+    }
+
+
+@contextlib.contextmanager
+def rabbitmq() -> Iterator[str | None]:
+    server = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+    ctl = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
+    if not server.exists():
+        log("rabbitmq-server not found; RabbitMQ tests will not run")
+        yield None
+        return
+    root = Path(tempfile.mkdtemp(prefix="indbetaling-rmq-"))
+    port = free_port()
+    (root / "enabled_plugins").write_text("[].\n")
+    (root / "rabbitmq.conf").write_text("loopback_users = none\n")
+    env = rabbitmq_env(root, port)
+    subprocess.run([str(server), "-detached"], env=env, check=True, cwd=root)
+    subprocess.run([str(ctl), "wait", "--timeout", "120", env["RABBITMQ_PID_FILE"]], env=env,
+                   check=True, cwd=root, stdout=subprocess.DEVNULL)
+    url = f"amqp://guest:guest@127.0.0.1:{port}/"
+    log(f"RabbitMQ on {url}")
+    # Tests that restart the broker use these to find it again.
+    os.environ["INDBETALING_TEST_RABBITMQ_HOME"] = str(root)
+    try:
+        yield url
+    finally:
+        subprocess.run([str(ctl), "shutdown"], env=env, check=False, cwd=root,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    if "--" in argv:
+        argv = argv[argv.index("--") + 1:]
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get("INDBETALING_TEST_POSTGRES_URL"):
+            url = stack.enter_context(postgres())
+            if url:
+                os.environ["INDBETALING_TEST_POSTGRES_URL"] = url
+        if not os.environ.get("INDBETALING_TEST_AMQP_URL"):
+            url = stack.enter_context(rabbitmq())
+            if url:
+                os.environ["INDBETALING_TEST_AMQP_URL"] = url
+        proc = subprocess.Popen(argv)
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            return proc.wait()
+    return 1
+
+
+if __name__ == "__main__":
+    started = time.monotonic()
+    code = main(sys.argv[1:])
+    log(f"done in {time.monotonic() - started:.0f}s, exit {code}")
+    sys.exit(code)

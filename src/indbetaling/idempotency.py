@@ -1,0 +1,118 @@
+"""Idempotent operations: the key is (calling it-system, TransactionUUID).
+
+The key is claimed by inserting it in the same transaction as the work it guards, and the answer
+is written to the same row before that transaction commits. So:
+
+- a replay with the same request gets the stored answer, byte for byte, whatever has happened
+  since; a replay with another request gets the caller's conflict answer and changes nothing;
+- a duplicate that arrives while the first is running waits on the key's row lock (PostgreSQL) or
+  on the write lock (SQLite) and then reads the first one's answer;
+- a process that dies mid-request leaves nothing behind: its transaction, key included, rolls
+  back, and the retry does the work.
+
+Answers are canonical JSON (`canonical_json`), so every wire renders them the same way each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    delete,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+JsonObject = Mapping[str, Any]
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    """The stored answers of one part, in that part's own database."""
+    return Table(
+        "idempotency_answers",
+        metadata,
+        Column("caller", String(64), nullable=False),
+        Column("transaction_uuid", String(64), nullable=False),
+        Column("operation", String(64), nullable=False),
+        Column("request_hash", String(64), nullable=False),
+        Column("answer", LargeBinary, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+        PrimaryKeyConstraint("caller", "transaction_uuid", name="pk_idempotency_answers"),
+    )
+
+
+def canonical_json(value: Any) -> bytes:
+    """One byte sequence for one value: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def request_hash(operation: str, request: JsonObject) -> str:
+    return hashlib.sha256(canonical_json({"operation": operation, "request": request})).hexdigest()
+
+
+def run_once(
+    conn: Connection,
+    table: Table,
+    *,
+    caller: str,
+    key: str,
+    operation: str,
+    request: JsonObject,
+    now: datetime,
+    work: Callable[[], JsonObject],
+    conflict: Callable[[], JsonObject],
+) -> bytes:
+    """Do `work` once for (caller, key) inside the open transaction `conn`; return its answer.
+
+    `work` runs in the same transaction and returns the answer to store. A replay of the same
+    request returns the stored bytes; another request under the same key gets `conflict()`,
+    which is not stored (the key keeps its first answer).
+    """
+    digest = request_hash(operation, request)
+    values = {
+        "caller": caller,
+        "transaction_uuid": key,
+        "operation": operation,
+        "request_hash": digest,
+        "answer": None,
+        "created_at": now,
+    }
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    claimed = conn.execute(
+        insert(table).values(**values).on_conflict_do_nothing().returning(table.c.caller)
+    ).first()
+    if claimed is None:
+        row = conn.execute(
+            select(table.c.request_hash, table.c.answer).where(
+                table.c.caller == caller, table.c.transaction_uuid == key
+            )
+        ).one()
+        if row.request_hash != digest or row.answer is None:
+            return canonical_json(conflict())
+        return bytes(row.answer)
+    answer = canonical_json(work())
+    conn.execute(
+        table.update()
+        .where(table.c.caller == caller, table.c.transaction_uuid == key)
+        .values(answer=answer)
+    )
+    return answer
+
+
+def purge(conn: Connection, table: Table, *, now: datetime, retention: timedelta) -> int:
+    """Forget answers older than the retention period; returns how many were removed."""
+    result = conn.execute(delete(table).where(table.c.created_at < now - retention))
+    return int(result.rowcount or 0)

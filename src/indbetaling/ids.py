@@ -1,0 +1,60 @@
+"""Identities on the wire: party URNs (CPR/CVR), authority CVR numbers, object UUIDs."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+CPR_PREFIX = "urn:oio:cpr-nr:"
+CVR_PREFIX = "urn:oio:cvr-nr:"
+_CPR_URN = re.compile(r"^urn:oio:cpr-nr:(\d{10})$")
+_CVR_URN = re.compile(r"^urn:oio:cvr-nr:(\d{8})$")
+_CVR = re.compile(r"^\d{8}$")
+
+
+class InvalidId(ValueError):
+    """An identifier that is not of the form the contract gives; the message says which."""
+
+
+def parse_cvr(text: str) -> str:
+    """An authority's CVR number: exactly eight digits."""
+    if not _CVR.match(text):
+        raise InvalidId(f"CVR-nummeret '{text[:20]}' skal være otte cifre")
+    return text
+
+
+def parse_part_id(text: str) -> str:
+    """A party id: `urn:oio:cpr-nr:DDMMYYXXXX` or `urn:oio:cvr-nr:NNNNNNNN`."""
+    if _CPR_URN.match(text) or _CVR_URN.match(text):
+        return text
+    raise InvalidId(f"PartId '{mask_part_id(text[:40])}' skal være en CPR- eller CVR-URN")
+
+
+def is_cpr(part_id: str) -> bool:
+    return part_id.startswith(CPR_PREFIX)
+
+
+def cvr_urn(cvr: str) -> str:
+    return f"{CVR_PREFIX}{cvr}"
+
+
+def mask_part_id(part_id: str) -> str:
+    """Hide the personal part of a CPR URN for logs and lists: keep the birth date only."""
+    match = re.search(r"cpr-nr:(\d{6})\d*", part_id)
+    if match:
+        return f"{CPR_PREFIX}{match.group(1)}-XXXX"
+    if re.search(r"\d{10}", part_id):
+        return re.sub(r"(\d{6})\d{4}", r"\1-XXXX", part_id)
+    return part_id
+
+
+def mask_cpr_in_text(text: str) -> str:
+    """Mask every ten-digit run (a CPR number, with or without URN) in free text."""
+    return re.sub(r"(?<!\d)(\d{6})-?\d{4}(?!\d)", r"\1-XXXX", text)
+
+
+def parse_uuid(text: str, what: str = "Id") -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except (ValueError, AttributeError, TypeError):
+        raise InvalidId(f"{what} '{str(text)[:40]}' er ikke en gyldig UUID") from None

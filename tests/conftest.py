@@ -1,0 +1,133 @@
+"""Shared fixtures: real databases and brokers, one set per xdist worker.
+
+`part_engine(part, backend)` gives a migrated, empty database of one part on SQLite or
+PostgreSQL. PostgreSQL and RabbitMQ come from INDBETALING_TEST_POSTGRES_URL and
+INDBETALING_TEST_AMQP_URL (scripts/with_services.py sets them); without them the tests that need
+them skip, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, MetaData, create_engine, text
+from sqlalchemy.engine import make_url
+
+from indbetaling.db import make_engine, migrate
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+BACKENDS = ["sqlite", "postgres"]
+
+
+def require_service(env_var: str, what: str) -> str:
+    url = os.environ.get(env_var)
+    if url:
+        return url
+    message = f"{what} is not configured ({env_var}); run the tests through `make test`"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def worker_id_str(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request.config, "workerinput", {}).get("workerid", "main"))
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    return require_service("INDBETALING_TEST_POSTGRES_URL", "PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    return require_service("INDBETALING_TEST_AMQP_URL", "RabbitMQ")
+
+
+class PartDatabases:
+    """Migrated databases, one per (part, backend) for this worker, emptied between tests."""
+
+    def __init__(self, tmp_root: Path, worker: str) -> None:
+        self.tmp_root = tmp_root
+        self.worker = worker
+        self.templates: dict[str, Path] = {}
+        self.pg_engines: dict[str, Engine] = {}
+
+    def sqlite(self, part: str, path: Path) -> Engine:
+        template = self.templates.get(part)
+        if template is None:
+            template = self.tmp_root / f"template-{part}.sqlite"
+            engine = make_engine(f"sqlite:///{template}")
+            migrate(engine, part)
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            engine.dispose()
+            self.templates[part] = template
+        path.write_bytes(template.read_bytes())
+        return make_engine(f"sqlite:///{path}")
+
+    def postgres(self, part: str, admin_url: str) -> Engine:
+        engine = self.pg_engines.get(part)
+        if engine is None:
+            name = f"test_{self.worker}_{part}".lower()
+            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+            engine = make_engine(url, pool_size=20, max_overflow=20)
+            migrate(engine, part)
+            self.pg_engines[part] = engine
+        truncate_all(engine)
+        return engine
+
+
+def truncate_all(engine: Engine) -> None:
+    meta = MetaData()
+    meta.reflect(engine)
+    names = [t.name for t in meta.sorted_tables if not t.name.startswith("alembic_version")]
+    if names:
+        with engine.begin() as conn:
+            quoted = ", ".join(f'"{n}"' for n in names)
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def part_databases(
+    tmp_path_factory: pytest.TempPathFactory, worker_id_str: str
+) -> Iterator[PartDatabases]:
+    dbs = PartDatabases(tmp_path_factory.mktemp("templates"), worker_id_str)
+    yield dbs
+    for engine in dbs.pg_engines.values():
+        engine.dispose()
+
+
+PartEngine = Callable[[str, str], Engine]
+
+
+@pytest.fixture
+def part_engine(
+    part_databases: PartDatabases, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[PartEngine]:
+    made: list[Engine] = []
+
+    def factory(part: str, backend: str) -> Engine:
+        if backend == "sqlite":
+            engine = part_databases.sqlite(part, tmp_path / f"{part}.sqlite")
+            made.append(engine)
+            return engine
+        admin_url = request.getfixturevalue("postgres_admin_url")
+        return part_databases.postgres(part, admin_url)
+
+    yield factory
+    for engine in made:
+        engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)

@@ -1,0 +1,76 @@
+"""Claims and envelopes for the message tests (synthetic CPR numbers only)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+
+from indbetaling.besked import ObjectAction, build_envelope
+from indbetaling.fordring import ClaimStatus, ClaimView, LiableParty
+
+KOMBIT_SAMPLES = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "kombit-schemas"
+    / ("bfo_infrastructureSamples-java")
+)
+RESTDELIVERY_MESSAGE = (
+    KOMBIT_SAMPLES
+    / "restdelivery-example-app"
+    / "src"
+    / "main"
+    / "resources"
+    / "test"
+    / "message.xml"
+)
+EXTERN_TEST_BESKED = (
+    KOMBIT_SAMPLES
+    / "bf-client-example-app"
+    / "src"
+    / "main"
+    / "resources"
+    / "example_messages"
+    / "externTestBesked.xml"
+)
+VAERDILISTE_EXAMPLES = (
+    RESTDELIVERY_MESSAGE.parents[4]
+    / "bf-client-example-app"
+    / "src"
+    / ("main/resources/example_messages")
+)
+
+SOURCE_SYSTEM = uuid.UUID("5f1e0c8a-0000-4000-8000-000000000001")
+
+
+def claim(
+    *parties: str,
+    cvr: str = "12345678",
+    restance: int = 123450,
+    status: ClaimStatus = ClaimStatus.AKTIV,
+) -> ClaimView:
+    return ClaimView(
+        claim_id=uuid.uuid4(),
+        account_id=uuid.uuid4(),
+        authority_cvr=cvr,
+        account_type_code="BORGER",
+        claim_type_code="DAGINST",
+        principal=max(restance, 150000),
+        restance=restance,
+        due_date=date(2025, 1, 1),
+        last_timely_payment_date=date(2025, 1, 15),
+        payment_period_from=date(2025, 1, 1),
+        payment_period_to=None,
+        liable_parties=tuple(LiableParty(p, "PRIMAER") for p in parties)
+        or (LiableParty("urn:oio:cpr-nr:0101800001", "PRIMAER"),),
+        status=status,
+    )
+
+
+def envelope(
+    view: ClaimView, action: ObjectAction = ObjectAction.OPRETTET
+) -> tuple[uuid.UUID, bytes]:
+    transaction = uuid.uuid4()
+    return transaction, build_envelope(
+        view, action=action, transaction_id=transaction, source_system=SOURCE_SYSTEM
+    )

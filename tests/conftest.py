@@ -62,9 +62,7 @@ class PartDatabases:
             template = self.tmp_root / f"template-{part}.sqlite"
             engine = make_engine(f"sqlite:///{template}")
             migrate(engine, part)
-            with engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            engine.dispose()
+            engine.dispose()  # the last connection's close folds the WAL into the file
             self.templates[part] = template
         path.write_bytes(template.read_bytes())
         return make_engine(f"sqlite:///{path}")

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -67,8 +69,8 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 @contextmanager
 def read(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction: never blocks writers, never takes a write lock on SQLite."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(readonly=True)
+    with engine.connect() as plain:
+        conn = plain.execution_options(readonly=True)
         with conn.begin():
             yield conn
 
@@ -82,9 +84,6 @@ def write(engine: Engine) -> Iterator[Connection]:
 
 def migrate(engine: Engine, part: str) -> None:
     """Bring a part's schema to the newest Alembic revision (its own version table)."""
-    from alembic import command
-    from alembic.config import Config
-
     package_dir = Path(__file__).parent / part
     config = Config()
     config.set_main_option("script_location", str(package_dir / "migrations"))

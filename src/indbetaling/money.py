@@ -35,7 +35,9 @@ def parse_ore(text: str) -> int:
     if len(frac) > 2:
         raise InvalidAmount(f"Beløbet '{text[:40]}' har mere end to decimaler")
     if len(int_part) > MAX_INTEGER_DIGITS:
-        raise InvalidAmount(f"Beløbet '{text[:40]}' har mere end {MAX_INTEGER_DIGITS} cifre før kommaet")
+        raise InvalidAmount(
+            f"Beløbet '{text[:40]}' har mere end {MAX_INTEGER_DIGITS} cifre før kommaet"
+        )
     ore = int(int_part) * 100 + int(frac.ljust(2, "0"))
     return -ore if stripped.startswith("-") else ore
 

@@ -1,0 +1,1 @@
+"""The debitorsystem: the authority's debtor ledger, provider of DebitorIndbetalingAfsend."""

@@ -1,0 +1,572 @@
+"""The debitorsystem's tables (SQLAlchemy Core) and its repository.
+
+The database backs the invariants as well: amounts are positive integer øre, an `IndbetalingId`
+is unique per owner, a payment has one coverage and at most one reversal, a coverage at most one
+reversal order. Restance is never stored; it is derived from the coverages and write-downs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Row,
+    String,
+    Table,
+    UniqueConstraint,
+    Uuid,
+    and_,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from indbetaling.debitorsystem.domain import (
+    Claim,
+    ClaimLedger,
+    Coverage,
+    CoverageSource,
+    OrderState,
+    Payment,
+    ReversalOrder,
+    ReversalReason,
+    WriteDown,
+    WriteDownKind,
+)
+from indbetaling.fordring import LiableParty
+from indbetaling.idempotency import idempotency_table
+from indbetaling.outbox import outbox_table
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+Ore = BigInteger
+
+authorities = Table(
+    "authorities",
+    metadata,
+    Column("cvr", String(8), primary_key=True),
+    Column("name", String(200), nullable=False),
+    CheckConstraint("length(cvr) = 8", name="cvr_eight_digits"),
+)
+
+fagsystems = Table(
+    "fagsystems",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("accepts_reversal_orders", Integer, nullable=False, server_default="1"),
+)
+
+assortment = Table(
+    "assortment",
+    metadata,
+    Column("fagsystem_id", Uuid, ForeignKey("fagsystems.id"), primary_key=True),
+    Column("authority_cvr", String(8), ForeignKey("authorities.cvr"), primary_key=True),
+    Column("org_unit_id", Uuid, primary_key=True),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("authority_cvr", String(8), ForeignKey("authorities.cvr"), nullable=False),
+    Column("type_code", String(40), nullable=False),
+    Column("owner_fagsystem_id", Uuid, ForeignKey("fagsystems.id"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_accounts_authority", "authority_cvr", "id"),
+)
+
+claims = Table(
+    "claims",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("account_id", Uuid, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("authority_cvr", String(8), ForeignKey("authorities.cvr"), nullable=False),
+    Column("claim_type_code", String(40), nullable=False),
+    Column("principal_ore", Ore, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("last_timely_payment_date", Date, nullable=False),
+    Column("payment_period_from", Date, nullable=True),
+    Column("payment_period_to", Date, nullable=True),
+    Column("annulled_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("principal_ore > 0", name="principal_positive"),
+    CheckConstraint(
+        "payment_period_from IS NULL OR payment_period_to IS NULL "
+        "OR payment_period_from <= payment_period_to",
+        name="period_ordered",
+    ),
+    Index("ix_claims_authority", "authority_cvr", "id"),
+)
+
+liable_parties = Table(
+    "liable_parties",
+    metadata,
+    Column("claim_id", Uuid, ForeignKey("claims.id"), primary_key=True),
+    Column("part_id", String(40), primary_key=True),
+    Column("role", String(40), nullable=False),
+    Index("ix_liable_parties_part", "part_id", "claim_id"),
+)
+
+coverages = Table(
+    "coverages",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("id", Uuid, nullable=False, unique=True),
+    Column("claim_id", Uuid, ForeignKey("claims.id"), nullable=False),
+    Column("amount_ore", Ore, nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("owner_id", Uuid, nullable=True),
+    Column("payment_id", Uuid, nullable=True),
+    Column("payment_date", Date, nullable=True),
+    Column("payer_part_id", String(40), nullable=True),
+    Column("org_unit_id", Uuid, nullable=True),
+    Column("text", String(200), nullable=True),
+    Column("restance_after_ore", Ore, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("amount_ore > 0", name="amount_positive"),
+    CheckConstraint(
+        "(source = 'INDBETALING' AND owner_id IS NOT NULL AND payment_id IS NOT NULL) OR "
+        "(source = 'ANDEN' AND owner_id IS NULL AND payment_id IS NULL)",
+        name="payment_has_owner",
+    ),
+    UniqueConstraint("owner_id", "payment_id", name="uq_coverages_owner_payment"),
+    Index("ix_coverages_claim", "claim_id", "seq"),
+    Index("ix_coverages_payment", "payment_id"),
+)
+
+reversals = Table(
+    "reversals",
+    metadata,
+    Column("coverage_id", Uuid, ForeignKey("coverages.id"), primary_key=True),
+    Column("reason", String(30), nullable=False),
+    Column("order_id", Uuid, nullable=True),
+    Column("text", String(200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+write_downs = Table(
+    "write_downs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("claim_id", Uuid, ForeignKey("claims.id"), nullable=False, index=True),
+    Column("amount_ore", Ore, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("text", String(200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("amount_ore > 0", name="amount_positive"),
+)
+
+reversal_orders = Table(
+    "reversal_orders",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("claim_id", Uuid, ForeignKey("claims.id"), nullable=False, index=True),
+    Column("coverage_id", Uuid, ForeignKey("coverages.id"), nullable=False, unique=True),
+    Column("payment_id", Uuid, nullable=False),
+    Column("owner_id", Uuid, nullable=False),
+    Column("authority_cvr", String(8), nullable=False),
+    Column("amount_ore", Ore, nullable=False),
+    Column("overcoverage_ore", Ore, nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("text", String(200), nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("amount_ore > 0", name="amount_positive"),
+    CheckConstraint("overcoverage_ore > 0", name="overcoverage_positive"),
+    Index("ix_reversal_orders_state", "state", "next_attempt_at"),
+    Index("ix_reversal_orders_authority", "authority_cvr", "created_at"),
+)
+
+staff_tokens = Table(
+    "staff_tokens",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("authority_cvr", String(8), ForeignKey("authorities.cvr"), nullable=False),
+    Column("name", String(200), nullable=False),
+)
+
+idempotency_answers = idempotency_table(metadata)
+outbox = outbox_table(metadata)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _claim_from_row(row: Row[Any], parties: Sequence[LiableParty], account_type: str) -> Claim:
+    return Claim(
+        id=row.id,
+        account_id=row.account_id,
+        authority_cvr=row.authority_cvr,
+        account_type_code=account_type,
+        claim_type_code=row.claim_type_code,
+        principal=row.principal_ore,
+        due_date=row.due_date,
+        last_timely_payment_date=row.last_timely_payment_date,
+        payment_period_from=row.payment_period_from,
+        payment_period_to=row.payment_period_to,
+        liable_parties=tuple(parties),
+        annulled=row.annulled_at is not None,
+    )
+
+
+def lock_claim(conn: Connection, claim_id: UUID, authority_cvr: str) -> bool:
+    """Take the claim's row lock for this transaction (PostgreSQL); False if it is not there.
+
+    On SQLite the whole database is already locked by the write transaction (BEGIN IMMEDIATE).
+    """
+    query = select(claims.c.id).where(
+        claims.c.id == claim_id, claims.c.authority_cvr == authority_cvr
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first() is not None
+
+
+def load_ledgers(conn: Connection, claim_ids: Sequence[UUID]) -> dict[UUID, ClaimLedger]:
+    """The ledgers of these claims (all their coverages, write-downs and orders), by claim id."""
+    if not claim_ids:
+        return {}
+    ids = list(claim_ids)
+    claim_rows = conn.execute(
+        select(claims, accounts.c.type_code)
+        .join(accounts, accounts.c.id == claims.c.account_id)
+        .where(claims.c.id.in_(ids))
+    ).all()
+    parties: dict[UUID, list[LiableParty]] = defaultdict(list)
+    for p in conn.execute(
+        select(liable_parties)
+        .where(liable_parties.c.claim_id.in_(ids))
+        .order_by(liable_parties.c.claim_id, liable_parties.c.part_id)
+    ):
+        parties[p.claim_id].append(LiableParty(p.part_id, p.role))
+    covs: dict[UUID, list[Coverage]] = defaultdict(list)
+    for c in conn.execute(
+        select(coverages, reversals.c.coverage_id.label("reversed_id"))
+        .outerjoin(reversals, reversals.c.coverage_id == coverages.c.id)
+        .where(coverages.c.claim_id.in_(ids))
+        .order_by(coverages.c.seq)
+    ):
+        covs[c.claim_id].append(_coverage_from_row(c))
+    wds: dict[UUID, list[WriteDown]] = defaultdict(list)
+    for w in conn.execute(
+        select(write_downs)
+        .where(write_downs.c.claim_id.in_(ids))
+        .order_by(write_downs.c.created_at)
+    ):
+        wds[w.claim_id].append(
+            WriteDown(w.id, w.claim_id, w.amount_ore, WriteDownKind(w.kind), w.text)
+        )
+    orders: dict[UUID, list[ReversalOrder]] = defaultdict(list)
+    for o in conn.execute(
+        select(reversal_orders)
+        .where(reversal_orders.c.claim_id.in_(ids))
+        .order_by(reversal_orders.c.created_at, reversal_orders.c.id)
+    ):
+        orders[o.claim_id].append(order_from_row(o))
+    return {
+        row.id: ClaimLedger(
+            claim=_claim_from_row(row, parties[row.id], row.type_code),
+            coverages=tuple(covs[row.id]),
+            write_downs=tuple(wds[row.id]),
+            orders=tuple(orders[row.id]),
+        )
+        for row in claim_rows
+    }
+
+
+def load_ledger(conn: Connection, claim_id: UUID) -> ClaimLedger | None:
+    return load_ledgers(conn, [claim_id]).get(claim_id)
+
+
+def _coverage_from_row(c: Row[Any]) -> Coverage:
+    payment = None
+    if c.source == CoverageSource.PAYMENT.value:
+        payment = Payment(
+            payment_id=c.payment_id,
+            claim_id=c.claim_id,
+            amount=c.amount_ore,
+            payment_date=c.payment_date,
+            payer_part_id=c.payer_part_id,
+            org_unit_id=c.org_unit_id,
+            text=c.text,
+        )
+    return Coverage(
+        id=c.id,
+        claim_id=c.claim_id,
+        seq=c.seq,
+        amount=c.amount_ore,
+        source=CoverageSource(c.source),
+        owner_id=c.owner_id,
+        payment=payment,
+        restance_after=c.restance_after_ore,
+        reversed=c.reversed_id is not None,
+    )
+
+
+def order_from_row(o: Row[Any]) -> ReversalOrder:
+    return ReversalOrder(
+        id=o.id,
+        claim_id=o.claim_id,
+        coverage_id=o.coverage_id,
+        payment_id=o.payment_id,
+        owner_id=o.owner_id,
+        authority_cvr=o.authority_cvr,
+        amount=o.amount_ore,
+        overcoverage=o.overcoverage_ore,
+        reason=WriteDownKind(o.reason),
+        text=o.text,
+        created_at=o.created_at,
+        state=OrderState(o.state),
+    )
+
+
+@dataclass(frozen=True)
+class PaymentLocation:
+    claim_id: UUID
+    owner_id: UUID
+
+
+def find_payments(conn: Connection, authority_cvr: str, payment_id: UUID) -> list[PaymentLocation]:
+    """Every coverage of this authority made by a payment with this IndbetalingId (any owner)."""
+    rows = conn.execute(
+        select(coverages.c.claim_id, coverages.c.owner_id)
+        .join(claims, claims.c.id == coverages.c.claim_id)
+        .where(coverages.c.payment_id == payment_id, claims.c.authority_cvr == authority_cvr)
+    ).all()
+    return [PaymentLocation(r.claim_id, r.owner_id) for r in rows]
+
+
+def find_owned_payment(
+    conn: Connection, owner_id: UUID, payment_id: UUID
+) -> PaymentLocation | None:
+    row = conn.execute(
+        select(coverages.c.claim_id, coverages.c.owner_id).where(
+            coverages.c.owner_id == owner_id, coverages.c.payment_id == payment_id
+        )
+    ).first()
+    return PaymentLocation(row.claim_id, row.owner_id) if row else None
+
+
+def org_unit_in_assortment(
+    conn: Connection, fagsystem_id: UUID, authority_cvr: str, org_unit_id: UUID
+) -> bool:
+    return (
+        conn.execute(
+            select(assortment.c.org_unit_id).where(
+                assortment.c.fagsystem_id == fagsystem_id,
+                assortment.c.authority_cvr == authority_cvr,
+                assortment.c.org_unit_id == org_unit_id,
+            )
+        ).first()
+        is not None
+    )
+
+
+def active_coverage_sum() -> ColumnElement[int]:
+    """Correlated: the sum of a claim's coverages that are not reversed."""
+    return (
+        select(func.coalesce(func.sum(coverages.c.amount_ore), 0))
+        .where(
+            coverages.c.claim_id == claims.c.id,
+            ~exists().where(reversals.c.coverage_id == coverages.c.id),
+        )
+        .scalar_subquery()
+    )
+
+
+def written_down_sum() -> ColumnElement[int]:
+    return (
+        select(func.coalesce(func.sum(write_downs.c.amount_ore), 0))
+        .where(write_downs.c.claim_id == claims.c.id)
+        .scalar_subquery()
+    )
+
+
+@dataclass(frozen=True)
+class ClaimQuery:
+    authority_cvr: str
+    part_id: str | None = None
+    account_id: UUID | None = None
+    claim_id: UUID | None = None
+    account_type_code: str | None = None
+    claim_type_code: str | None = None
+
+
+def payable_claim_ids(
+    conn: Connection, query: ClaimQuery, *, today: date, after: UUID | None, limit: int
+) -> list[UUID]:
+    """Ids of the query's payable claims (Restance > 0, open today, not annulled), by id."""
+    restance = claims.c.principal_ore - written_down_sum() - active_coverage_sum()
+    conditions: list[ColumnElement[bool]] = [
+        claims.c.authority_cvr == query.authority_cvr,
+        claims.c.annulled_at.is_(None),
+        or_(claims.c.payment_period_from.is_(None), claims.c.payment_period_from <= today),
+        or_(claims.c.payment_period_to.is_(None), claims.c.payment_period_to >= today),
+        restance > 0,
+    ]
+    if query.claim_id is not None:
+        conditions.append(claims.c.id == query.claim_id)
+    if query.account_id is not None:
+        conditions.append(claims.c.account_id == query.account_id)
+    if query.part_id is not None:
+        conditions.append(
+            exists().where(
+                and_(
+                    liable_parties.c.claim_id == claims.c.id,
+                    liable_parties.c.part_id == query.part_id,
+                )
+            )
+        )
+    if query.claim_type_code is not None:
+        conditions.append(claims.c.claim_type_code == query.claim_type_code)
+    if query.account_type_code is not None:
+        conditions.append(
+            exists().where(
+                and_(
+                    accounts.c.id == claims.c.account_id,
+                    accounts.c.type_code == query.account_type_code,
+                )
+            )
+        )
+    if after is not None:
+        conditions.append(claims.c.id > after)
+    rows = conn.execute(
+        select(claims.c.id).where(*conditions).order_by(claims.c.id).limit(limit)
+    ).all()
+    return [r.id for r in rows]
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def insert_coverage(conn: Connection, coverage: Coverage, now: datetime) -> int:
+    p = coverage.payment
+    result = conn.execute(
+        coverages.insert().values(
+            id=coverage.id,
+            claim_id=coverage.claim_id,
+            amount_ore=coverage.amount,
+            source=coverage.source.value,
+            owner_id=coverage.owner_id,
+            payment_id=p.payment_id if p else None,
+            payment_date=p.payment_date if p else None,
+            payer_part_id=p.payer_part_id if p else None,
+            org_unit_id=p.org_unit_id if p else None,
+            text=p.text if p else None,
+            restance_after_ore=coverage.restance_after,
+            created_at=now,
+        )
+    )
+    pk = result.inserted_primary_key
+    return int(pk[0]) if pk else 0
+
+
+def next_coverage_seq(conn: Connection, claim_id: UUID) -> int:
+    """The seq a new coverage of this claim will sort after (the database assigns the real one)."""
+    value = conn.execute(
+        select(func.coalesce(func.max(coverages.c.seq), 0)).where(coverages.c.claim_id == claim_id)
+    ).scalar_one()
+    return int(value) + 1
+
+
+def insert_reversal(
+    conn: Connection,
+    coverage_id: UUID,
+    *,
+    reason: ReversalReason,
+    order_id: UUID | None,
+    text: str | None,
+    now: datetime,
+) -> None:
+    conn.execute(
+        reversals.insert().values(
+            coverage_id=coverage_id,
+            reason=reason.value,
+            order_id=order_id,
+            text=text,
+            created_at=now,
+        )
+    )
+
+
+def insert_write_down(conn: Connection, wd: WriteDown, now: datetime) -> None:
+    conn.execute(
+        write_downs.insert().values(
+            id=wd.id,
+            claim_id=wd.claim_id,
+            amount_ore=wd.amount,
+            kind=wd.kind.value,
+            text=wd.text,
+            created_at=now,
+        )
+    )
+
+
+def insert_orders(conn: Connection, orders: Iterable[ReversalOrder], now: datetime) -> None:
+    rows = [
+        {
+            "id": o.id,
+            "claim_id": o.claim_id,
+            "coverage_id": o.coverage_id,
+            "payment_id": o.payment_id,
+            "owner_id": o.owner_id,
+            "authority_cvr": o.authority_cvr,
+            "amount_ore": o.amount,
+            "overcoverage_ore": o.overcoverage,
+            "reason": o.reason.value,
+            "text": o.text,
+            "state": o.state.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": o.created_at,
+            "updated_at": now,
+        }
+        for o in orders
+    ]
+    if rows:
+        conn.execute(reversal_orders.insert(), rows)
+
+
+def set_order_states(conn: Connection, orders: Iterable[ReversalOrder], now: datetime) -> None:
+    for o in orders:
+        conn.execute(
+            update(reversal_orders)
+            .where(reversal_orders.c.id == o.id)
+            .values(state=o.state.value, updated_at=now)
+        )
+
+
+def mark_annulled(conn: Connection, claim_id: UUID, now: datetime) -> None:
+    conn.execute(update(claims).where(claims.c.id == claim_id).values(annulled_at=now))

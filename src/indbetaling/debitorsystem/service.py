@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -589,6 +590,27 @@ class DebitorService:
         result = self._change_claim(cvr, claim_id, change, persist)
         return result, made[0]
 
+    def issue_staff_token(self, cvr: str, name: str) -> str:
+        """A bearer token for collections staff of one authority; only its hash is kept."""
+        token = secrets.token_urlsafe(32)
+        with self._write() as conn:
+            conn.execute(
+                store.staff_tokens.insert().values(
+                    token_sha256=_sha256(token), authority_cvr=cvr, name=name
+                )
+            )
+        return token
+
+    def staff_authority(self, token: str) -> str | None:
+        """The authority a staff token belongs to, or None for an unknown token."""
+        with db.read(self.engine) as conn:
+            row = conn.execute(
+                select(store.staff_tokens.c.authority_cvr).where(
+                    store.staff_tokens.c.token_sha256 == _sha256(token)
+                )
+            ).first()
+        return str(row.authority_cvr) if row else None
+
     def claim(self, cvr: str, claim_id: UUID) -> ClaimLedger:
         with db.read(self.engine) as conn:
             ledger = store.load_ledger(conn, claim_id)
@@ -631,6 +653,10 @@ def _read_cursor(cursor: str, query: store.ClaimQuery) -> UUID:
     if bound != _query_hash(query):
         raise InvalidRequest("FortsaettelsesNoegle hører til en anden søgning")
     return after
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _is_transient(exc: DBAPIError) -> bool:

@@ -1,0 +1,214 @@
+"""The collections staff REST API of the debitorsystem (FastAPI, OpenAPI).
+
+(No `from __future__ import annotations` here: FastAPI reads the routes' annotations at
+definition time, and they name dependencies made inside `staff_router`.)
+
+Every call carries `Authorization: Bearer <staff token>`; a token belongs to one authority and
+reaches only that authority's data (a path with another CVR answers 403). Amounts are decimal
+texts with at most two decimals. Business refusals answer 4xx with `FejlKode` and a Danish
+`FejlTekst`; nothing is changed by a refused call.
+"""
+
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from indbetaling.debitorsystem import domain
+from indbetaling.debitorsystem.domain import ClaimLedger, FejlKode, Rejected
+from indbetaling.debitorsystem.service import DebitorService, InvalidRequest, NewClaim
+from indbetaling.fordring import LiableParty, view_to_json
+from indbetaling.ids import parse_cvr
+from indbetaling.money import InvalidAmount, format_ore, parse_amount
+
+AMOUNT_PATTERN = r"^\s*[+]?[0-9]{1,13}(\.[0-9]*)?\s*$"
+Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["1234.50"], max_length=40)]
+
+STATUS_OF_CODE = {
+    FejlKode.FORDRING_UKENDT: status.HTTP_404_NOT_FOUND,
+    FejlKode.BELOEB_UGYLDIGT: status.HTTP_422_UNPROCESSABLE_CONTENT,
+}
+
+
+class Problem(BaseModel):
+    FejlKode: str
+    FejlTekst: str
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewAccountIn(Wire):
+    DebitorkontoTypeKode: str = Field(min_length=1, max_length=40)
+    EjerFagsystemId: UUID | None = None
+
+
+class AccountOut(BaseModel):
+    DebitorkontoId: UUID
+
+
+class HaefterIn(Wire):
+    PartId: str = Field(max_length=40)
+    HaefterRolle: str = Field(min_length=1, max_length=40)
+
+
+class NewClaimIn(Wire):
+    DebitorkontoId: UUID
+    KravtypeKode: str = Field(min_length=1, max_length=40)
+    Hovedstol: Amount
+    Forfaldsdato: date
+    SidsteRettidigeBetalingsdato: date
+    BetalingsperiodeFra: date | None = None
+    BetalingsperiodeTil: date | None = None
+    Haefterkreds: list[HaefterIn] = Field(min_length=1, max_length=20)
+
+
+class AmountIn(Wire):
+    Beloeb: Amount
+    Tekst: str | None = Field(default=None, max_length=200)
+
+
+class TextIn(Wire):
+    Tekst: str | None = Field(default=None, max_length=200)
+
+
+def order_json(o: domain.ReversalOrder) -> dict[str, Any]:
+    return {
+        "TilbagefoerselsOrdreId": str(o.id),
+        "IndbetalingId": str(o.payment_id),
+        "FordringId": str(o.claim_id),
+        "FagsystemId": str(o.owner_id),
+        "MyndighedCVR": o.authority_cvr,
+        "Beloeb": format_ore(o.amount),
+        "Overdaekning": format_ore(o.overcoverage),
+        "AarsagKode": o.reason.value,
+        "Tekst": o.text,
+        "Dannelsestidspunkt": o.created_at.isoformat(),
+        "Tilstand": o.state.value,
+    }
+
+
+def ledger_json(ledger: ClaimLedger) -> dict[str, Any]:
+    """The claim's detail view: the wire view plus its coverages, write-downs and orders."""
+    return {
+        "Fordring": view_to_json(ledger.view()),
+        "Daekninger": [
+            {
+                "DaekningId": str(c.id),
+                "Kilde": c.source.value,
+                "Beloeb": format_ore(c.amount),
+                "IndbetalingId": str(c.payment.payment_id) if c.payment else None,
+                "FagsystemId": str(c.owner_id) if c.owner_id else None,
+                "Tilbagefoert": c.reversed,
+            }
+            for c in ledger.coverages
+        ],
+        "Nedreguleringer": [
+            {"Beloeb": format_ore(w.amount), "Art": w.kind.value, "Tekst": w.text}
+            for w in ledger.write_downs
+        ],
+        "TilbagefoerselsOrdrer": [order_json(o) for o in ledger.orders],
+    }
+
+
+def problem(code: str, text: str, http_status: int) -> HTTPException:
+    return HTTPException(http_status, detail={"FejlKode": code, "FejlTekst": text})
+
+
+def _amount(text: str) -> int:
+    try:
+        return parse_amount(text)
+    except InvalidAmount as exc:
+        raise problem(FejlKode.BELOEB_UGYLDIGT.value, str(exc), 422) from None
+
+
+def _call(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Rejected as r:
+        raise problem(r.code.value, r.text, STATUS_OF_CODE.get(r.code, 409)) from None
+    except InvalidRequest as exc:
+        raise problem("UGYLDIG_FORESPOERGSEL", str(exc), 422) from None
+
+
+def staff_router(service: DebitorService) -> APIRouter:
+    """Routes for collections staff; mount under the debitorsystem's prefix."""
+
+    def authority(
+        cvr: Annotated[str, Path(pattern=r"^\d{8}$")],
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> str:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise HTTPException(
+                401,
+                detail={"FejlKode": "IKKE_AUTENTIFICERET", "FejlTekst": "Token mangler"},
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        owner = service.staff_authority(token.strip())
+        if owner is None:
+            raise HTTPException(
+                401,
+                detail={"FejlKode": "IKKE_AUTENTIFICERET", "FejlTekst": "Ukendt token"},
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if owner != parse_cvr(cvr):
+            raise problem("IKKE_ADGANG", "Tokenet giver ikke adgang til denne myndighed", 403)
+        return cvr
+
+    Cvr = Annotated[str, Depends(authority)]  # noqa: N806 - a type alias
+    errors: dict[int | str, dict[str, Any]] = {
+        c: {"model": Problem} for c in (401, 403, 404, 409, 422)
+    }
+    router = APIRouter(prefix="/api/v1/myndigheder/{cvr}", tags=["opkrævning"], responses=errors)
+
+    @router.post("/debitorkonti", status_code=201, response_model=AccountOut)
+    def create_account(cvr: Cvr, body: NewAccountIn) -> AccountOut:
+        account_id = _call(
+            service.create_account, cvr, body.DebitorkontoTypeKode, body.EjerFagsystemId
+        )
+        return AccountOut(DebitorkontoId=account_id)
+
+    @router.post("/fordringer", status_code=201)
+    def create_claim(cvr: Cvr, body: NewClaimIn) -> dict[str, Any]:
+        parties = tuple(LiableParty(h.PartId, h.HaefterRolle) for h in body.Haefterkreds)
+        new = NewClaim(
+            account_id=body.DebitorkontoId,
+            claim_type_code=body.KravtypeKode,
+            principal=_amount(body.Hovedstol),
+            due_date=body.Forfaldsdato,
+            last_timely_payment_date=body.SidsteRettidigeBetalingsdato,
+            liable_parties=parties,
+            payment_period_from=body.BetalingsperiodeFra,
+            payment_period_to=body.BetalingsperiodeTil,
+        )
+        return ledger_json(_call(service.create_claim, cvr, new))
+
+    @router.get("/fordringer/{claim_id}")
+    def get_claim(cvr: Cvr, claim_id: UUID) -> dict[str, Any]:
+        return ledger_json(_call(service.claim, cvr, claim_id))
+
+    @router.post("/fordringer/{claim_id}/nedreguleringer")
+    def write_down(cvr: Cvr, claim_id: UUID, body: AmountIn) -> dict[str, Any]:
+        change = _call(service.write_down, cvr, claim_id, _amount(body.Beloeb), body.Tekst)
+        return ledger_json(change.ledger)
+
+    @router.post("/fordringer/{claim_id}/annullering")
+    def annul(cvr: Cvr, claim_id: UUID, body: TextIn) -> dict[str, Any]:
+        return ledger_json(_call(service.annul, cvr, claim_id, body.Tekst).ledger)
+
+    @router.post("/fordringer/{claim_id}/daekninger", status_code=201)
+    def other_coverage(cvr: Cvr, claim_id: UUID, body: AmountIn) -> dict[str, Any]:
+        change, _coverage = _call(
+            service.register_other_coverage, cvr, claim_id, _amount(body.Beloeb)
+        )
+        return ledger_json(change.ledger)
+
+    @router.get("/tilbagefoerselsordrer")
+    def orders(cvr: Cvr, tilstand: domain.OrderState | None = None) -> list[dict[str, Any]]:
+        return [order_json(o) for o in service.reversal_orders(cvr, tilstand)]
+
+    return router

@@ -1,0 +1,1 @@
+"""Beskedfordeler: publish, subscribe, value lists, mailboxes, push delivery, error queue."""

@@ -1,0 +1,248 @@
+"""The Beskedfordeler over HTTP, to be mounted under `/beskedfordeler`.
+
+Who calls is decided by a `CallerResolver`: a callable that takes the request and returns the
+caller's it-system UUID, or raises `Unauthenticated` (answered 401). The composition root plugs
+in the gateway's token check; nothing here trusts a header by itself.
+
+- `POST /BeskedAfsend`: publish (`AfsendBeskedInput` or a bare `Haendelsesbesked`), answered
+  `AfsendBeskedOutput/StandardRetur/StatusKode` 20, or 40 with the reason.
+- `GET /dueslag/{id}/beskeder?antal=n` (`BeskedHent`), `POST …/{tag}/ack` and `…/{tag}/nack`:
+  the caller's own mailboxes only; another's answers 404 exactly like an unknown one.
+- `POST /Vaerdiliste`: KOMBIT's value-list SOAP operations; REST mirror under `/vaerdilister`.
+- `GET /fejlkoe` and `POST /fejlkoe/{seq}/genlever`: the caller's part of the error queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from indbetaling.besked import afsend_besked_output
+from indbetaling.beskedfordeler import service, store, vaerdiliste_soap
+from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerError
+from indbetaling.beskedfordeler.transport import DatabaseTransport, MailboxTransport
+from indbetaling.xml_safety import DEFAULT_MAX_BYTES
+
+XML = "text/xml; charset=utf-8"
+T = TypeVar("T")
+
+
+class Unauthenticated(Exception):
+    """The caller could not be identified."""
+
+
+CallerResolver = Callable[[Request], str]
+
+
+class Besked(BaseModel):
+    tag: int
+    besked_id: str
+    redelivered: bool
+    haendelsesbesked: str
+
+
+class ValueListIn(BaseModel):
+    navn: str = Field(min_length=1, max_length=200)
+    note: str | None = None
+    vaerdier: list[str] = Field(default_factory=list)
+
+
+class ValuesIn(BaseModel):
+    vaerdier: list[str]
+
+
+class ValueListOut(BaseModel):
+    id: str
+    navn: str
+    ejer: str | None
+    antal: int
+    vaerdier: list[str] | None = None
+
+
+class FailedOut(BaseModel):
+    seq: int
+    dueslag: str
+    besked_id: str
+    forsoeg: int
+    fejl: str
+    tidspunkt: str
+
+
+def _status_for(exc: BeskedfordelerError) -> int:
+    return {44: 404, 43: 403}.get(exc.status, 400)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise HTTPException(413, f"Forespørgslen er større end {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"Forespørgslen er større end {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def beskedfordeler_router(
+    bf: Beskedfordeler,
+    caller: CallerResolver,
+    transport: MailboxTransport | None = None,
+) -> APIRouter:
+    """The Beskedfordeler's HTTP endpoints; `transport` defaults to the database mailboxes."""
+    mailboxes: MailboxTransport = transport or DatabaseTransport(bf)
+    router = APIRouter(tags=["beskedfordeler"])
+
+    def who(request: Request) -> str:
+        try:
+            return caller(request)
+        except Unauthenticated as exc:
+            raise HTTPException(401, str(exc) or "Ukendt kalder") from None
+
+    def own(subscriber: str, mailbox_id: str) -> None:
+        try:
+            service.check_own_mailbox(bf, subscriber, mailbox_id)
+        except BeskedfordelerError as exc:
+            raise HTTPException(_status_for(exc), str(exc)) from None
+
+    @router.post("/BeskedAfsend", response_class=Response, summary="BeskedAfsend")
+    async def publish(request: Request, publisher: str = Depends(who)) -> Response:
+        body = await _body(request, DEFAULT_MAX_BYTES)
+        try:
+            routed = service.route_only(bf, publisher, body)
+        except BeskedfordelerError as exc:
+            return Response(afsend_besked_output(40, str(exc)[:500]), media_type=XML)
+        envelope = routed.envelope
+        pulled = [m for m in routed.mailboxes if not m.is_push]
+        pushed = [m for m in routed.mailboxes if m.is_push]
+        if isinstance(mailboxes, DatabaseTransport):
+            service.place_in_database(bf, envelope, routed.mailboxes)
+        else:
+            for mailbox in pulled:
+                await mailboxes.place(mailbox.mailbox_id, envelope.besked_id, envelope.xml)
+            service.place_in_database(bf, envelope, pushed)
+        return Response(afsend_besked_output(20), media_type=XML)
+
+    @router.get("/dueslag/{mailbox_id}/beskeder", response_model=list[Besked])
+    async def pull(
+        mailbox_id: str,
+        antal: int = Query(10, ge=1, le=1000),
+        subscriber: str = Depends(who),
+    ) -> list[Besked]:
+        own(subscriber, mailbox_id)
+        taken = await mailboxes.pull(mailbox_id, antal)
+        return [
+            Besked(
+                tag=d.tag,
+                besked_id=d.besked_id,
+                redelivered=d.redelivered,
+                haendelsesbesked=d.payload.decode(),
+            )
+            for d in taken
+        ]
+
+    @router.post("/dueslag/{mailbox_id}/beskeder/{tag}/ack", status_code=204)
+    async def ack(mailbox_id: str, tag: int, subscriber: str = Depends(who)) -> Response:
+        own(subscriber, mailbox_id)
+        if not await mailboxes.ack(mailbox_id, tag):
+            raise HTTPException(404, f"Leverancen {tag} findes ikke i dueslaget")
+        return Response(status_code=204)
+
+    @router.post("/dueslag/{mailbox_id}/beskeder/{tag}/nack", status_code=204)
+    async def nack(mailbox_id: str, tag: int, subscriber: str = Depends(who)) -> Response:
+        own(subscriber, mailbox_id)
+        if not await mailboxes.nack(mailbox_id, tag):
+            raise HTTPException(404, f"Leverancen {tag} findes ikke i dueslaget")
+        return Response(status_code=204)
+
+    @router.post("/Vaerdiliste", response_class=Response, summary="Værdiliste SOAP operations")
+    async def vaerdiliste(request: Request, owner: str = Depends(who)) -> Response:
+        body = await _body(request, vaerdiliste_soap.MAX_REQUEST_BYTES)
+        answer = vaerdiliste_soap.handle(bf, owner, body)
+        return Response(answer.body, media_type=XML)
+
+    _value_list_routes(router, bf, who)
+    _error_queue_routes(router, bf, who)
+    return router
+
+
+def _call(work: Callable[[], T]) -> T:
+    try:
+        return work()
+    except BeskedfordelerError as exc:
+        raise HTTPException(_status_for(exc), str(exc)) from None
+
+
+def _value_list_routes(router: APIRouter, bf: Beskedfordeler, who: CallerResolver) -> None:
+    def _out(info: store.ValueListInfo, values: list[str] | None = None) -> ValueListOut:
+        return ValueListOut(
+            id=info.list_id, navn=info.name, ejer=info.owner_id, antal=info.size, vaerdier=values
+        )
+
+    @router.post("/vaerdilister", response_model=ValueListOut, status_code=201)
+    def create_list(data: ValueListIn, owner: str = Depends(who)) -> ValueListOut:
+        list_id = _call(
+            lambda: service.create_value_list(bf, owner, data.navn, data.vaerdier, note=data.note)
+        )
+        return _out(_call(lambda: service.list_value_lists(bf, [list_id]))[0])
+
+    @router.get("/vaerdilister", response_model=list[str])
+    def search_lists(
+        navn: str | None = None,
+        foerste: int = Query(0, ge=0),
+        antal: int = Query(100, ge=1, le=1000),
+        _caller: str = Depends(who),
+    ) -> list[str]:
+        return _call(lambda: service.search_value_lists(bf, navn, foerste, antal))
+
+    @router.get("/vaerdilister/{list_id}", response_model=ValueListOut)
+    def read_list(
+        list_id: str, antal: int = Query(1000, ge=0, le=100_000), _caller: str = Depends(who)
+    ) -> ValueListOut:
+        info, values = _call(lambda: service.read_value_list(bf, list_id, antal))
+        return _out(info, values)
+
+    @router.post("/vaerdilister/{list_id}/vaerdier", response_model=ValueListOut)
+    def add(list_id: str, data: ValuesIn, owner: str = Depends(who)) -> ValueListOut:
+        _call(lambda: service.add_values(bf, list_id, data.vaerdier, owner))
+        return _out(_call(lambda: service.list_value_lists(bf, [list_id]))[0])
+
+    @router.post("/vaerdilister/{list_id}/fjern", response_model=ValueListOut)
+    def remove(list_id: str, data: ValuesIn, owner: str = Depends(who)) -> ValueListOut:
+        _call(lambda: service.remove_values(bf, list_id, data.vaerdier, owner))
+        return _out(_call(lambda: service.list_value_lists(bf, [list_id]))[0])
+
+    @router.delete("/vaerdilister/{list_id}", status_code=204)
+    def delete(list_id: str, owner: str = Depends(who)) -> Response:
+        _call(lambda: service.delete_value_list(bf, list_id, owner))
+        return Response(status_code=204)
+
+
+def _error_queue_routes(router: APIRouter, bf: Beskedfordeler, who: CallerResolver) -> None:
+    @router.get("/fejlkoe", response_model=list[FailedOut])
+    def failed(subscriber: str = Depends(who)) -> list[FailedOut]:
+        own_boxes = [m.mailbox_id for m in service.mailboxes_of(bf, subscriber)]
+        return [
+            FailedOut(
+                seq=f.seq,
+                dueslag=f.mailbox_id,
+                besked_id=f.besked_id,
+                forsoeg=f.attempts,
+                fejl=f.last_error,
+                tidspunkt=f.failed_at.isoformat(),
+            )
+            for f in service.error_queue(bf, own_boxes)
+        ]
+
+    @router.post("/fejlkoe/{seq}/genlever", status_code=204)
+    def redeliver(seq: int, subscriber: str = Depends(who)) -> Response:
+        own_boxes = {m.mailbox_id for m in service.mailboxes_of(bf, subscriber)}
+        if not any(f.seq == seq for f in service.error_queue(bf, own_boxes)):
+            raise HTTPException(404, f"Fejlkø-posten {seq} findes ikke")
+        _call(lambda: service.redeliver(bf, seq))
+        return Response(status_code=204)

@@ -1,0 +1,49 @@
+"""Operator commands of the Beskedfordeler (mounted as `indbetaling beskedfordeler …`)."""
+
+from __future__ import annotations
+
+import typer
+
+from indbetaling.beskedfordeler import service
+from indbetaling.beskedfordeler.service import Beskedfordeler, NotFound
+from indbetaling.db import make_engine
+from indbetaling.settings import Settings
+
+app = typer.Typer(help="Beskedfordeler: error queue (fejlkø) and re-delivery.")
+
+
+def _beskedfordeler() -> Beskedfordeler:
+    return Beskedfordeler(make_engine(Settings().database_url("beskedfordeler")))
+
+
+def redeliver_from_error_queue(
+    bf: Beskedfordeler, seq: int | None = None, mailbox_id: str | None = None
+) -> int:
+    """Re-deliver one error-queue entry, or all (of one mailbox); returns how many."""
+    if seq is not None:
+        service.redeliver(bf, seq)
+        return 1
+    return service.redeliver_all(bf, mailbox_id)
+
+
+@app.command("fejlkoe")
+def list_error_queue() -> None:
+    """List the messages whose push gave up."""
+    for item in service.error_queue(_beskedfordeler()):
+        typer.echo(
+            f"{item.seq}\t{item.mailbox_id}\t{item.besked_id}\t{item.attempts}\t{item.last_error}"
+        )
+
+
+@app.command("genlever")
+def redeliver(
+    seq: int | None = typer.Argument(None, help="the entry to re-deliver; all when left out"),
+    dueslag: str | None = typer.Option(None, help="only this mailbox's entries"),
+) -> None:
+    """Put messages from the error queue back in their mailbox for a new round of pushes."""
+    try:
+        count = redeliver_from_error_queue(_beskedfordeler(), seq, dueslag)
+    except NotFound as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{count} besked(er) genleveret")

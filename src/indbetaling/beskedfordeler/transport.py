@@ -1,0 +1,239 @@
+"""Mailbox transports behind one interface: the database (embedded default) and RabbitMQ.
+
+Both give at-least-once delivery with the same semantics: a pulled message stays the
+subscriber's until it acks it; a nack, or a subscriber that goes away (AMQP: the channel closes;
+database: the lease runs out), makes it come back.
+
+On RabbitMQ, publishers send to the durable exchange `AFSEND_BESKED_EXCHANGE` with publisher
+confirms, `message_id` = TransaktionsId and `app_id` = their it-system UUID (with one broker user
+per publisher, `user_id` validation makes that trustworthy). The distributor consumes the
+exchange's intake queue, routes each message and places it, again with confirms, in every
+matching mailbox: a pull mailbox is a durable queue named by its UUID, which the subscriber
+consumes with manual ack; a push mailbox is a database row for the push loop. Only then is the
+intake message acked, so a crash anywhere means a redelivery, never a loss. A publisher that
+sets `reply_to` gets an `AfsendBeskedOutput` with StandardRetur 20 or 40.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+from indbetaling.besked import afsend_besked_output
+from indbetaling.beskedfordeler import service, store
+from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerError
+from indbetaling.db import write
+
+AFSEND_BESKED_EXCHANGE = "AFSEND_BESKED_EXCHANGE"
+INTAKE_QUEUE = "beskedfordeler.afsend"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    tag: int
+    besked_id: str
+    payload: bytes
+    redelivered: bool
+
+
+class MailboxTransport(Protocol):
+    async def place(self, mailbox_id: str, besked_id: str, payload: bytes) -> None: ...
+
+    async def pull(self, mailbox_id: str, limit: int) -> list[Delivery]: ...
+
+    async def ack(self, mailbox_id: str, tag: int) -> bool: ...
+
+    async def nack(self, mailbox_id: str, tag: int) -> bool: ...
+
+
+class DatabaseTransport:
+    """Mailboxes as rows in the Beskedfordeler's database (see `store.mailbox_messages`)."""
+
+    def __init__(self, bf: Beskedfordeler) -> None:
+        self.bf = bf
+
+    async def place(self, mailbox_id: str, besked_id: str, payload: bytes) -> None:
+        with write(self.bf.engine) as conn:
+            store.put_message(conn, mailbox_id, besked_id, payload, self.bf.clock())
+
+    async def pull(self, mailbox_id: str, limit: int) -> list[Delivery]:
+        with write(self.bf.engine) as conn:
+            now = self.bf.clock()
+            taken = store.take_messages(conn, mailbox_id, now, now + self.bf.lease, limit)
+        return [Delivery(m.seq, m.besked_id, m.payload, m.deliveries > 1) for m in taken]
+
+    async def ack(self, mailbox_id: str, tag: int) -> bool:
+        with write(self.bf.engine) as conn:
+            return store.ack_message(conn, mailbox_id, tag)
+
+    async def nack(self, mailbox_id: str, tag: int) -> bool:
+        with write(self.bf.engine) as conn:
+            return store.release_message(conn, mailbox_id, tag, self.bf.clock())
+
+
+class AmqpTransport:
+    """Mailboxes as durable RabbitMQ queues named by their UUID (aio-pika, robust connection)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._channel: aio_pika.abc.AbstractChannel | None = None
+        self._declared: set[str] = set()
+        self._unacked: dict[tuple[str, int], AbstractIncomingMessage] = {}
+
+    async def connect(self) -> None:
+        self._connection = await aio_pika.connect_robust(self.url)
+        self._channel = await self._connection.channel(publisher_confirms=True)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    @property
+    def channel(self) -> aio_pika.abc.AbstractChannel:
+        if self._channel is None:
+            raise RuntimeError("AmqpTransport.connect() first")
+        return self._channel
+
+    async def declare_mailbox(self, mailbox_id: str) -> aio_pika.abc.AbstractQueue:
+        queue = await self.channel.declare_queue(mailbox_id, durable=True)
+        self._declared.add(mailbox_id)
+        return queue
+
+    async def place(self, mailbox_id: str, besked_id: str, payload: bytes) -> None:
+        if mailbox_id not in self._declared:
+            await self.declare_mailbox(mailbox_id)
+        message = aio_pika.Message(
+            payload,
+            message_id=besked_id,
+            content_type="application/xml",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        await self.channel.default_exchange.publish(message, routing_key=mailbox_id)
+
+    async def pull(self, mailbox_id: str, limit: int) -> list[Delivery]:
+        queue = await self.declare_mailbox(mailbox_id)
+        deliveries: list[Delivery] = []
+        for _ in range(limit):
+            message = await queue.get(no_ack=False, fail=False)
+            if message is None:
+                break
+            tag = int(message.delivery_tag or 0)
+            self._unacked[(mailbox_id, tag)] = message
+            deliveries.append(
+                Delivery(tag, str(message.message_id), message.body, bool(message.redelivered))
+            )
+        return deliveries
+
+    async def ack(self, mailbox_id: str, tag: int) -> bool:
+        message = self._unacked.pop((mailbox_id, tag), None)
+        if message is None:
+            return False
+        await message.ack()
+        return True
+
+    async def nack(self, mailbox_id: str, tag: int) -> bool:
+        message = self._unacked.pop((mailbox_id, tag), None)
+        if message is None:
+            return False
+        await message.nack(requeue=True)
+        return True
+
+
+async def declare_exchange(channel: aio_pika.abc.AbstractChannel) -> aio_pika.abc.AbstractExchange:
+    return await channel.declare_exchange(
+        AFSEND_BESKED_EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True
+    )
+
+
+class AmqpDistributor:
+    """Consumes `AFSEND_BESKED_EXCHANGE`, routes each message and places it in its mailboxes."""
+
+    def __init__(self, bf: Beskedfordeler, transport: AmqpTransport, prefetch: int = 200) -> None:
+        self.bf = bf
+        self.transport = transport
+        self.prefetch = prefetch
+        self._consumer_tag: str | None = None
+        self._queue: aio_pika.abc.AbstractQueue | None = None
+
+    async def start(self) -> None:
+        channel = self.transport.channel
+        await channel.set_qos(prefetch_count=self.prefetch)
+        exchange = await declare_exchange(channel)
+        self._queue = await channel.declare_queue(INTAKE_QUEUE, durable=True)
+        await self._queue.bind(exchange)
+        self._consumer_tag = await self._queue.consume(self.handle)
+
+    async def stop(self) -> None:
+        if self._queue is not None and self._consumer_tag is not None:
+            await self._queue.cancel(self._consumer_tag)
+
+    async def handle(self, message: AbstractIncomingMessage) -> None:
+        publisher = str(message.app_id or "")
+        try:
+            routed = service.route_only(self.bf, publisher, message.body)
+        except BeskedfordelerError as exc:
+            log.warning("message %s refused: %s", message.message_id, exc)
+            await self._reply(message, exc.status, str(exc))
+            await message.ack()
+            return
+        pulled = [m for m in routed.mailboxes if not m.is_push]
+        pushed = [m for m in routed.mailboxes if m.is_push]
+        await asyncio.gather(
+            *(
+                self.transport.place(m.mailbox_id, routed.envelope.besked_id, routed.envelope.xml)
+                for m in pulled
+            )
+        )
+        if pushed:
+            service.place_in_database(self.bf, routed.envelope, pushed)
+        await self._reply(message, 20, None)
+        await message.ack()
+
+    async def _reply(self, message: AbstractIncomingMessage, status: int, text: str | None) -> None:
+        if not message.reply_to:
+            return
+        await self.transport.channel.default_exchange.publish(
+            aio_pika.Message(afsend_besked_output(status, text), correlation_id=message.message_id),
+            routing_key=message.reply_to,
+        )
+
+
+class AmqpPublisher:
+    """`BeskedAfsend` over AMQP for a publisher (the debitorsystem's outbox relay)."""
+
+    def __init__(self, url: str, publisher_id: str) -> None:
+        self.url = url
+        self.publisher_id = publisher_id
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._exchange: aio_pika.abc.AbstractExchange | None = None
+
+    async def connect(self) -> None:
+        self._connection = await aio_pika.connect_robust(self.url)
+        channel = await self._connection.channel(publisher_confirms=True)
+        self._exchange = await declare_exchange(channel)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def publish(self, transaction_id: str, envelope_xml: bytes, **properties: Any) -> None:
+        """Publish one message; returns once the broker has confirmed it (raises otherwise)."""
+        if self._exchange is None:
+            raise RuntimeError("AmqpPublisher.connect() first")
+        message = aio_pika.Message(
+            envelope_xml,
+            message_id=transaction_id,
+            app_id=self.publisher_id,
+            content_type="application/xml",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            **properties,
+        )
+        await self._exchange.publish(message, routing_key="")

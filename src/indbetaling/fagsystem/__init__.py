@@ -1,0 +1,1 @@
+"""Fagsystem: the reference business system that pays claims (master of its payments)."""

@@ -1,0 +1,4 @@
+from indbetaling.fagsystem.store import metadata
+from indbetaling.migrations_env import run
+
+run(metadata)

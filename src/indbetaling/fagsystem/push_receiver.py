@@ -1,0 +1,78 @@
+"""The fagsystem's receiver of pushed messages (`BeskedFaaTilsendt`) at its `push_url`.
+
+A push is a POST of KOMBIT's `ModtagBeskedInput`, signed per Standard Webhooks with the
+subscription's secret. An unsigned, wrongly signed or stale push gets HTTP 401 and nothing is
+processed. A signed push is parsed and validated: a valid message is stored once per BeskedId
+and answered `ModtagBeskedOutput/StandardRetur/StatusKode` 20 (also when it was received
+before), an invalid one 40 with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import Engine
+
+from indbetaling.besked import InvalidMessage, modtag_besked_output, parse_envelope
+from indbetaling.db import write
+from indbetaling.fagsystem import store
+from indbetaling.webhooks import InvalidSignature, verify
+from indbetaling.xml_safety import DEFAULT_MAX_BYTES, UnsafeXml
+
+XML_MEDIA_TYPE = "text/xml; charset=utf-8"
+
+
+def _xml(body: bytes, status_code: int = 200) -> Response:
+    return Response(content=body, status_code=status_code, media_type=XML_MEDIA_TYPE)
+
+
+async def _limited_body(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def push_receiver_router(
+    engine: Engine,
+    secret: str | Callable[[], str],
+    *,
+    path: str = "/beskeder",
+    now: Callable[[], float] = time.time,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> APIRouter:
+    """A router with `POST {path}`: the fagsystem's push receiver, on its own database.
+
+    `secret` is the subscription's `whsec_…` secret, or a callable giving the current one.
+    """
+    router = APIRouter()
+
+    @router.post(path, response_class=Response, summary="BeskedFaaTilsendt (ModtagBeskedInput)")
+    async def receive(request: Request) -> Response:
+        body = await _limited_body(request, max_bytes)
+        if body is None:
+            return _xml(modtag_besked_output(40, "Beskeden er for stor"), status_code=413)
+        key = secret() if callable(secret) else secret
+        try:
+            verify(key, request.headers, body, now=int(now()))
+        except InvalidSignature as exc:
+            return Response(content=str(exc), status_code=401, media_type="text/plain")
+        try:
+            envelope = parse_envelope(body, max_bytes=max_bytes)
+        except (InvalidMessage, UnsafeXml) as exc:
+            return _xml(modtag_besked_output(40, str(exc)[:500]))
+        with write(engine) as conn:
+            store.store_received(conn, envelope, datetime.now(UTC))
+        return _xml(modtag_besked_output(20))
+
+    return router

@@ -1,0 +1,67 @@
+"""The RabbitMQ transport: publish to AFSEND_BESKED_EXCHANGE, routed into mailbox queues."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import aio_pika
+import pytest
+
+from besked_samples import claim, envelope
+from conftest import DEBITORSYSTEM, FAGSYSTEM_A, FAGSYSTEM_B
+from indbetaling.beskedfordeler import service
+from indbetaling.beskedfordeler.domain import Filter
+from indbetaling.beskedfordeler.service import Beskedfordeler
+from indbetaling.beskedfordeler.transport import AmqpDistributor, AmqpPublisher, AmqpTransport
+
+pytestmark = pytest.mark.anyio
+PERSON = "urn:oio:cpr-nr:0101800001"
+
+
+async def drain(url: str, queue_name: str, expect: int, timeout: float = 20) -> list[str]:
+    """Consume a mailbox queue with manual ack until `expect` messages or the timeout."""
+    connection = await aio_pika.connect(url)
+    got: list[str] = []
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(queue_name, durable=True)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            message = await queue.get(no_ack=False, fail=False)
+            if message is None:
+                if len(got) >= expect:
+                    break
+                await asyncio.sleep(0.05)
+                continue
+            got.append(str(message.message_id))
+            await message.ack()
+    return got
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_amqp_pull_reaches_exactly_the_matching_mailboxes(
+    bf: Beskedfordeler, amqp_url: str
+) -> None:
+    list_a = service.create_value_list(bf, FAGSYSTEM_A, "A", [PERSON])
+    box_a = service.create_mailbox(bf, FAGSYSTEM_A, mailbox_id=str(uuid.uuid4())).mailbox_id
+    box_b = service.create_mailbox(bf, FAGSYSTEM_B, mailbox_id=str(uuid.uuid4())).mailbox_id
+    service.subscribe(bf, box_a, Filter(value_list_id=list_a))
+    service.subscribe(bf, box_b, Filter(authority_cvr="99999999"))
+    transport = AmqpTransport(amqp_url)
+    await transport.connect()
+    distributor = AmqpDistributor(bf, transport)
+    await distributor.start()
+    publisher = AmqpPublisher(amqp_url, DEBITORSYSTEM)
+    await publisher.connect()
+    try:
+        t_match, match = envelope(claim(PERSON))
+        t_none, nobody = envelope(claim("urn:oio:cpr-nr:0909800009"))
+        await publisher.publish(str(t_match), match)
+        await publisher.publish(str(t_none), nobody)
+        assert await drain(amqp_url, box_a, expect=1, timeout=5) == [str(t_match)]
+        assert await drain(amqp_url, box_b, expect=0, timeout=1) == []
+    finally:
+        await distributor.stop()
+        await publisher.close()
+        await transport.close()

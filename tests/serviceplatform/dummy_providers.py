@@ -20,7 +20,7 @@ from indbetaling.contracts import (
     TILBAGEFOER_ORDRE_ENTITY_ID,
     TILBAGEFOER_ORDRE_WSDL,
 )
-from indbetaling.soap import SoapCall, SoapContract, SoapService
+from indbetaling.soap import SoapCall, SoapService, load_contract
 
 ACCEPTED = {"ForretningsValideringsKode": "ACCEPTERET"}
 
@@ -72,7 +72,7 @@ class EchoDebitorsystem:
         }
 
     def mount(self, app: FastAPI, verifier_jwks: dict[str, Any]) -> None:
-        contract = SoapContract(DEBITOR_INDBETALING_WSDL)
+        contract = load_contract(DEBITOR_INDBETALING_WSDL)
         verifier = CallerVerifier(verifier_jwks, DEBITOR_INDBETALING_ENTITY_ID)
         service = SoapService(
             contract,
@@ -114,7 +114,7 @@ class EchoFagsystem:
 
     def mount(self, app: FastAPI, verifier_jwks: dict[str, Any]) -> None:
         service = SoapService(
-            SoapContract(TILBAGEFOER_ORDRE_WSDL),
+            load_contract(TILBAGEFOER_ORDRE_WSDL),
             {"AfsendTilbagefoerOrdre": self.receive},
             CallerVerifier(verifier_jwks, TILBAGEFOER_ORDRE_ENTITY_ID),
         )

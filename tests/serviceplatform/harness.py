@@ -127,7 +127,8 @@ class Platform:
 def sp(live_server: LiveServer, part_engine: Any, backend: str) -> Iterator[Platform]:
     engine = part_engine("serviceplatform", backend)
     clock = FakeClock()
-    platform = Serviceplatform(engine, KNOWN_ENTITY_IDS, clock=clock)
+    # a cheap secret hash keeps the suite fast; production uses the default cost
+    platform = Serviceplatform(engine, KNOWN_ENTITY_IDS, clock=clock, secret_cost=2**8)
     app = FastAPI()
     providers_client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=PROVIDER_BASE

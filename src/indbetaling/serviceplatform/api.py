@@ -59,6 +59,7 @@ from indbetaling.soap import (
     SoapFault,
     client_fault,
     fault_response,
+    load_contract,
     read_envelope,
     read_headers,
     read_limited_body,
@@ -99,8 +100,8 @@ class Gateway:
         self.platform = platform
         self.http = http_client or httpx.AsyncClient(timeout=FORWARD_TIMEOUT_SECONDS)
         self.max_body_bytes = max_body_bytes
-        self.debitor_contract = SoapContract(DEBITOR_INDBETALING_WSDL)
-        self.tilbagefoer_contract = SoapContract(TILBAGEFOER_ORDRE_WSDL)
+        self.debitor_contract = load_contract(DEBITOR_INDBETALING_WSDL)
+        self.tilbagefoer_contract = load_contract(TILBAGEFOER_ORDRE_WSDL)
 
     def router(self) -> APIRouter:
         router = APIRouter()

@@ -35,7 +35,7 @@ from indbetaling.serviceplatform.domain import (
     TokenIdentity,
     parse_scope,
 )
-from indbetaling.serviceplatform.secrets import hash_secret, verify_secret
+from indbetaling.serviceplatform.secret_hash import DEFAULT_COST, hash_secret, verify_secret
 
 Clock = Callable[[], float]
 DEFAULT_TOKEN_TTL_SECONDS = 3600
@@ -68,11 +68,13 @@ class Serviceplatform:
         *,
         token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
         clock: Clock = time.time,
+        secret_cost: int = DEFAULT_COST,
     ) -> None:
         self.engine = engine
         self.entity_ids = entity_ids
         self.token_ttl_seconds = token_ttl_seconds
         self.clock = clock
+        self.secret_cost = secret_cost
         self._key: SigningKey | None = None
 
     # -- registrations -----------------------------------------------------------------
@@ -92,7 +94,7 @@ class Serviceplatform:
         values = {
             "name": name,
             "client_id": client_id,
-            "secret_hash": hash_secret(client_secret) if client_secret else None,
+            "secret_hash": hash_secret(client_secret, self.secret_cost) if client_secret else None,
             "public_key_pem": public_key_pem,
         }
         with write(self.engine) as conn:

@@ -1,7 +1,7 @@
 """Shared SOAP 1.1 machinery: hardened parsing, KOMBIT headers, contract codec, faults, services."""
 
 from indbetaling.soap.body import read_limited_body
-from indbetaling.soap.contract import Operation, SoapContract
+from indbetaling.soap.contract import Operation, SoapContract, load_contract
 from indbetaling.soap.faults import (
     SOAP_CONTENT_TYPE,
     SOAP_ENV_NS,
@@ -28,6 +28,7 @@ __all__ = [
     "SoapService",
     "client_fault",
     "fault_response",
+    "load_contract",
     "parse_xml",
     "read_envelope",
     "read_headers",

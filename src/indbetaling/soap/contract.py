@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +201,9 @@ class SoapContract:
                 location = element.get("schemaLocation")
                 if location and "/" not in location:
                     element.set("schemaLocation", f"{address}?xsd={location}")
+
+
+@cache
+def load_contract(wsdl_name: str) -> SoapContract:
+    """The contract of a WSDL shipped in `indbetaling/contracts/`, loaded once per process."""
+    return SoapContract(wsdl_name)

@@ -71,16 +71,42 @@ def postgres() -> Iterator[str | None]:
     data, port = root / "data", free_port()
     run_as = as_service_user(user)
     subprocess.run(
-        [*run_as, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-         "-E", "UTF8", "--no-sync", "--locale=C.UTF-8"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            *run_as,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C.UTF-8",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
-    opts = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    opts = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
     subprocess.run(
-        [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", opts,
-         "-w", "start"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            *run_as,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "log"),
+            "-o",
+            opts,
+            "-w",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     log(f"PostgreSQL on {url}")
@@ -89,7 +115,8 @@ def postgres() -> Iterator[str | None]:
     finally:
         subprocess.run(
             [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            check=False, stdout=subprocess.DEVNULL,
+            check=False,
+            stdout=subprocess.DEVNULL,
         )
         shutil.rmtree(root, ignore_errors=True)
 
@@ -125,8 +152,13 @@ def rabbitmq() -> Iterator[str | None]:
     (root / "rabbitmq.conf").write_text("loopback_users = none\n")
     env = rabbitmq_env(root, port)
     subprocess.run([str(server), "-detached"], env=env, check=True, cwd=root)
-    subprocess.run([str(ctl), "wait", "--timeout", "120", env["RABBITMQ_PID_FILE"]], env=env,
-                   check=True, cwd=root, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(ctl), "wait", "--timeout", "120", env["RABBITMQ_PID_FILE"]],
+        env=env,
+        check=True,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+    )
     url = f"amqp://guest:guest@127.0.0.1:{port}/"
     log(f"RabbitMQ on {url}")
     # Tests that restart the broker use these to find it again.
@@ -134,14 +166,20 @@ def rabbitmq() -> Iterator[str | None]:
     try:
         yield url
     finally:
-        subprocess.run([str(ctl), "shutdown"], env=env, check=False, cwd=root,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(ctl), "shutdown"],
+            env=env,
+            check=False,
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
     if "--" in argv:
-        argv = argv[argv.index("--") + 1:]
+        argv = argv[argv.index("--") + 1 :]
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@ hands over, in the part's own version table, batch mode so that SQLite can alter
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import Connection, MetaData, create_engine
 
 
 def run(metadata: MetaData) -> None:
@@ -21,7 +21,7 @@ def run(metadata: MetaData) -> None:
     _migrate(connection, metadata, version_table)
 
 
-def _migrate(connection: object, metadata: MetaData, version_table: str) -> None:
+def _migrate(connection: Connection, metadata: MetaData, version_table: str) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from indbetaling.app import build, ensure_demo, write_demo_json
 from indbetaling.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Indbetaling: SF1590_B_03 Afsend DebitorIndbetaling")
@@ -16,6 +21,40 @@ app = typer.Typer(no_args_is_help=True, help="Indbetaling: SF1590_B_03 Afsend De
 @app.callback()
 def main() -> None:
     """Indbetaling: KOMBIT SF1590_B_03 Afsend DebitorIndbetaling, all five parts."""
+
+
+@app.command()
+def run(
+    data_dir: Annotated[Path, typer.Option(help="Where the parts keep their data")] = Path("var"),
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Run every part on the embedded default, with demo data made on first start."""
+    settings = Settings(data_dir=data_dir, host=host, port=port)
+    system = build(settings)
+    demo_data = ensure_demo(system, progress=True)
+    config = uvicorn.Config(system.app, host=host, port=port, log_level="info")
+    server = uvicorn.Server(config)
+
+    def announce_when_ready() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.05)
+        path = write_demo_json(data_dir, demo_data)
+        console = Console()
+        console.print(f"[bold green]Indbetaling kører[/] på {settings.base_url}")
+        for name, url in [
+            ("Token service", "/sts/token"),
+            ("DebitorIndbetalingAfsend (SOAP)", "/service/OIR/DebitorIndbetalingAfsend/1?wsdl"),
+            ("REST (OpenAPI)", "/api/v1/openapi.json"),
+            ("Opkrævning (REST)", "/debitorsystem/api/v1/myndigheder/{cvr}/..."),
+        ]:
+            console.print(f"  {name}: {settings.base_url}{url}")
+        console.print(f"  Demo-data og adgangsnøgler: {path}")
+
+    threading.Thread(target=announce_when_ready, daemon=True).start()
+    server.run()
 
 
 @app.command("demo")
@@ -63,3 +102,7 @@ def demo_command(
         f"{summary.claims_per_second:,.0f} claims/s; "
         f"{len(summary.sample_claims)} sample claims"
     )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,201 @@
+"""The composition root of the embedded default: every part in one process, on one port, each
+with its own database (SQLite files under the data folder unless URLs are set).
+
+The parts meet only here; none imports another. `build()` wires them, `ensure_demo()` fills
+them with the demo dataset on first start and registers the demo it-systems with the platform.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, select, text
+
+from indbetaling import __version__, http_errors
+from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID, TILBAGEFOER_ORDRE_ENTITY_ID
+from indbetaling.db import make_engine, migrate, read
+from indbetaling.debitorsystem import demo
+from indbetaling.debitorsystem import store as debitor_store
+from indbetaling.debitorsystem.api import staff_router
+from indbetaling.debitorsystem.service import DebitorService
+from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH, Gateway
+from indbetaling.serviceplatform.domain import Role
+from indbetaling.serviceplatform.service import Serviceplatform
+from indbetaling.settings import Settings
+
+DEMO_NAMESPACE = uuid.UUID("6f0c1b1e-2b8f-4f7e-9a51-1590b0300001")
+
+
+@dataclass
+class System:
+    settings: Settings
+    app: FastAPI
+    engines: dict[str, Engine]
+    debitor: DebitorService
+    platform: Serviceplatform
+
+    @property
+    def debitorsystem_id(self) -> uuid.UUID:
+        return self.debitor.system_id
+
+
+def _demo_uuid(settings: Settings, name: str) -> uuid.UUID:
+    return uuid.uuid5(DEMO_NAMESPACE, f"{settings.demo_seed}:{name}")
+
+
+def _demo_secret(settings: Settings, name: str) -> str:
+    """A demo credential, the same for a given seed (so demo.json stays valid across restarts)."""
+    digest = hmac.new(str(settings.demo_seed).encode(), name.encode(), hashlib.sha256)
+    return digest.hexdigest()[:40]
+
+
+def build(settings: Settings) -> System:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engines = {
+        part: make_engine(settings.database_url(part))
+        for part in ("debitorsystem", "serviceplatform")
+    }
+    for part, engine in engines.items():
+        migrate(engine, part)
+    debitor = DebitorService(
+        engines["debitorsystem"], system_id=_demo_uuid(settings, "debitorsystem")
+    )
+    platform = Serviceplatform(
+        engines["serviceplatform"],
+        frozenset({DEBITOR_INDBETALING_ENTITY_ID, TILBAGEFOER_ORDRE_ENTITY_ID}),
+    )
+    app = FastAPI(
+        title="Indbetaling",
+        version=__version__,
+        description="KOMBIT SF1590_B_03 Afsend DebitorIndbetaling: all five parts on one port.",
+        openapi_url="/api/v1/openapi.json",
+    )
+    http_errors.install(app)
+    app.include_router(Gateway(platform).router())
+    app.include_router(staff_router(debitor), prefix="/debitorsystem")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        failing = []
+        for part, engine in engines.items():
+            try:
+                with read(engine) as conn:
+                    conn.execute(text("SELECT 1"))
+            except Exception:  # readiness reports any failure as not ready
+                failing.append(part)
+        status = 503 if failing else 200
+        return JSONResponse({"ready": not failing, "failing": failing}, status_code=status)
+
+    return System(settings, app, engines, debitor, platform)
+
+
+def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:
+    """Make the demo dataset on first start (an empty debitorsystem); return demo.json's data."""
+    settings = system.settings
+    plan = demo.make_plan(settings.demo_seed, settings.demo_claims)
+    with read(system.engines["debitorsystem"]) as conn:
+        empty = conn.execute(select(debitor_store.authorities.c.cvr).limit(1)).first() is None
+    if empty:
+        summary = demo.generate(system.engines["debitorsystem"], plan, progress=progress)
+        demo_data = summary.demo_json()
+        _register_demo_it_systems(system, plan)
+        for authority in plan.authorities:
+            token = system.debitor.issue_staff_token(authority.cvr, f"Opkrævning {authority.name}")
+            demo_data.setdefault("staff_tokens", {})[authority.cvr] = token
+        (settings.data_dir / "demo-data.json").write_text(json.dumps(demo_data, indent=2))
+    stored: dict[str, Any] = json.loads((settings.data_dir / "demo-data.json").read_text())
+    return _demo_json(system, plan, stored)
+
+
+def _register_demo_it_systems(system: System, plan: demo.DemoPlan) -> None:
+    settings, platform = system.settings, system.platform
+    debitor_id = system.debitorsystem_id
+    platform.register_it_system(
+        debitor_id,
+        "Debitorsystem",
+        "debitorsystem",
+        client_secret=_demo_secret(settings, "debitorsystem"),
+    )
+    base = settings.base_url
+    platform.set_endpoint(
+        debitor_id,
+        DEBITOR_INDBETALING_ENTITY_ID,
+        f"{base}/debitorsystem{DEBITOR_PATH}",
+        f"{base}/debitorsystem/api/v1/debitorindbetaling",
+    )
+    for authority in plan.authorities:
+        platform.add_agreement(
+            debitor_id, authority.cvr, DEBITOR_INDBETALING_ENTITY_ID, Role.PROVIDER
+        )
+        platform.route_authority(authority.cvr, DEBITOR_INDBETALING_ENTITY_ID, debitor_id)
+        platform.add_agreement(
+            debitor_id, authority.cvr, TILBAGEFOER_ORDRE_ENTITY_ID, Role.CONSUMER
+        )
+    for fagsystem in plan.fagsystems:
+        platform.register_it_system(
+            fagsystem.id,
+            fagsystem.name,
+            f"fagsystem-{fagsystem.id}",
+            client_secret=_demo_secret(settings, str(fagsystem.id)),
+        )
+        platform.set_endpoint(
+            fagsystem.id,
+            TILBAGEFOER_ORDRE_ENTITY_ID,
+            f"{base}/fagsystem/{fagsystem.id}{TILBAGEFOER_PATH}",
+        )
+        for cvr in fagsystem.authorities:
+            platform.add_agreement(fagsystem.id, cvr, DEBITOR_INDBETALING_ENTITY_ID, Role.CONSUMER)
+            platform.add_agreement(fagsystem.id, cvr, TILBAGEFOER_ORDRE_ENTITY_ID, Role.PROVIDER)
+
+
+def _demo_json(system: System, plan: demo.DemoPlan, stored: dict[str, Any]) -> dict[str, Any]:
+    settings = system.settings
+    base = settings.base_url
+    fagsystemer = []
+    for f in stored["fagsystemer"]:
+        fagsystemer.append(
+            {
+                **f,
+                "client_id": f"fagsystem-{f['id']}",
+                "client_secret": _demo_secret(settings, f["id"]),
+                "push_url": f"{base}/fagsystem/{f['id']}/besked",
+                "push_secret": "whsec_"
+                + base64.b64encode(_demo_secret(settings, f"push:{f['id']}").encode()).decode(),
+            }
+        )
+    return {
+        "base_url": base,
+        "authorities": stored["authorities"],
+        "fagsystemer": fagsystemer,
+        "debitorsystemer": [
+            {
+                "id": str(system.debitorsystem_id),
+                "client_id": "debitorsystem",
+                "client_secret": _demo_secret(settings, "debitorsystem"),
+                "authorities": [a.cvr for a in plan.authorities],
+            }
+        ],
+        "sample_claims": stored["sample_claims"],
+        "staff_tokens": stored.get("staff_tokens", {}),
+    }
+
+
+def write_demo_json(data_dir: Path, data: dict[str, Any]) -> Path:
+    path = data_dir / "demo.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    tmp.replace(path)
+    return path

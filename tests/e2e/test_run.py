@@ -1,0 +1,123 @@
+"""`indbetaling run` as a user starts it: one process, demo data on first start, demo.json
+written once it serves, the staff API and the token service usable with what demo.json says."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CLAIMS_FOR_TEST = "600"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "INDBETALING_DEMO_CLAIMS": CLAIMS_FOR_TEST}
+    with (data_dir.parent / f"{data_dir.name}-run.log").open("ab") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "indbetaling.cli",
+                "run",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_for_demo_json(data_dir: Path, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    path = data_dir / "demo.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if path.exists():
+            data: dict[str, Any] = json.loads(path.read_text())
+            return data
+        assert proc.poll() is None, f"indbetaling run exited with {proc.returncode}"
+        time.sleep(0.1)
+    raise AssertionError("demo.json was not written within 60 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def test_run_serves_demo_data_and_survives_a_restart(tmp_path: Path) -> None:
+    port = free_port()
+    proc = start(tmp_path, port)
+    try:
+        demo = wait_for_demo_json(tmp_path, proc)
+        base = demo["base_url"]
+        assert base == f"http://127.0.0.1:{port}"
+        assert len(demo["authorities"]) >= 2
+        first_cvr = demo["authorities"][0]["cvr"]
+        with_first = [f for f in demo["fagsystemer"] if first_cvr in f["authorities"]]
+        assert len(with_first) >= 2
+        for authority in demo["authorities"]:
+            samples = [s for s in demo["sample_claims"] if s["cvr"] == authority["cvr"]]
+            assert len(samples) >= 10
+            assert all(Decimal(s["restance"]) >= 100 for s in samples)
+        with httpx.Client(base_url=base, timeout=10) as client:
+            assert client.get("/healthz").json() == {"status": "ok"}
+            assert client.get("/readyz").status_code == 200
+            sample = demo["sample_claims"][0]
+            token = demo["staff_tokens"][sample["cvr"]]
+            claim = client.get(
+                f"/debitorsystem/api/v1/myndigheder/{sample['cvr']}/fordringer/"
+                f"{sample['fordring_id']}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert claim.status_code == 200
+            assert claim.json()["Fordring"]["Restance"] == sample["restance"]
+            fagsystem = with_first[0]
+            issued = client.post(
+                "/sts/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": fagsystem["client_id"],
+                    "client_secret": fagsystem["client_secret"],
+                    "scope": "entityid:http://oir.serviceplatformen.dk/service/"
+                    f"debitorindbetalingafsend/1,anvenderkontekst:{first_cvr}",
+                },
+            )
+            assert issued.status_code == 200, issued.text
+            assert issued.json()["token_type"].lower() == "bearer"
+            wsdl = client.get("/service/OIR/DebitorIndbetalingAfsend/1?wsdl")
+            assert f"http://127.0.0.1:{port}/service/OIR/DebitorIndbetalingAfsend/1" in wsdl.text
+    finally:
+        stop(proc)
+    # A second start keeps the data and the credentials.
+    (tmp_path / "demo.json").unlink()
+    proc = start(tmp_path, port)
+    try:
+        again = wait_for_demo_json(tmp_path, proc)
+        assert again["sample_claims"] == demo["sample_claims"]
+        assert again["fagsystemer"] == demo["fagsystemer"]
+        assert again["staff_tokens"] == demo["staff_tokens"]
+    finally:
+        stop(proc)

@@ -76,6 +76,7 @@ def view_to_json(view: ClaimView) -> dict[str, object]:
 
 def view_from_json(data: dict[str, object]) -> ClaimView:
     """The inverse of `view_to_json`."""
+
     def day(name: str) -> date | None:
         value = data.get(name)
         return date.fromisoformat(str(value)) if value else None

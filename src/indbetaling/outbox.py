@@ -27,8 +27,12 @@ def outbox_table(metadata: MetaData) -> Table:
     return Table(
         "outbox",
         metadata,
-        Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-               autoincrement=True),
+        Column(
+            "seq",
+            BigInteger().with_variant(Integer, "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
         Column("message_id", String(64), nullable=False, unique=True),
         Column("topic", String(100), nullable=False),
         Column("payload", LargeBinary, nullable=False),

@@ -13,7 +13,13 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Part = Literal["debitorsystem", "fagsystem", "serviceplatform", "beskedfordeler", "finance"]
-PARTS: tuple[Part, ...] = ("debitorsystem", "fagsystem", "serviceplatform", "beskedfordeler", "finance")
+PARTS: tuple[Part, ...] = (
+    "debitorsystem",
+    "fagsystem",
+    "serviceplatform",
+    "beskedfordeler",
+    "finance",
+)
 
 
 class Settings(BaseSettings):

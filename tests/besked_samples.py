@@ -9,12 +9,7 @@ from pathlib import Path
 from indbetaling.besked import ObjectAction, build_envelope
 from indbetaling.fordring import ClaimStatus, ClaimView, LiableParty
 
-KOMBIT_SAMPLES = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "kombit-schemas"
-    / ("bfo_infrastructureSamples-java")
-)
+KOMBIT_SAMPLES = Path(__file__).resolve().parent / "kombit_examples"
 RESTDELIVERY_MESSAGE = (
     KOMBIT_SAMPLES
     / "restdelivery-example-app"

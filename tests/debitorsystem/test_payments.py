@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
+from datetime import date, timedelta
+
+import pytest
 
 from indbetaling.debitorsystem.domain import ReversalReason
 from indbetaling.debitorsystem.service import PaymentRequest, ReversalRequest
@@ -166,3 +168,23 @@ def test_reversal_by_order_needs_a_real_order(world: World) -> None:
     assert code(answer) == "ACCEPTERET"
     (done,) = world.service.reversal_orders(CVR)
     assert done.state.value == "UDFOERT"
+
+
+def test_old_answers_are_forgotten_but_the_payment_still_pays_once(world: World) -> None:
+    claim = world.claim(100_000)
+    payment_id = uuid.uuid4()
+    key = str(uuid.uuid4())
+    first = world.pay(claim, "100", payment_id=payment_id, key=key)
+    world.clock[0] += timedelta(days=29)
+    recent_key = str(uuid.uuid4())
+    world.pay(claim, "5", key=recent_key)
+    world.clock[0] += timedelta(days=2)
+    assert world.service.forget_old_answers(timedelta(days=30)) == 1
+    # the recent answer is kept: same key, other request is still a conflict
+    assert code(world.pay(claim, "6", key=recent_key)) == "TRANSAKTION_KONFLIKT"
+    # the forgotten key is free again, and the IndbetalingId still answers the original
+    again = world.pay(claim, "100", payment_id=payment_id, key=key)
+    assert again == first
+    assert world.service.claim(CVR, claim).restance == 100_000 - 10_000 - 500
+    with pytest.raises(ValueError, match="30"):
+        world.service.forget_old_answers(timedelta(days=29))

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -37,6 +37,7 @@ MESSAGE_TOPIC = "OekonomiFordringTilIndbetaling"
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 RETRIES = 8
+MIN_RETENTION = timedelta(days=30)
 
 Answer = dict[str, Any]
 T = TypeVar("T")
@@ -398,6 +399,18 @@ class DebitorService:
             store.set_order_states(conn, reversal.executed_orders, now)
             self._announce(conn, before, after, now)
         return accepted(Restance=format_ore(after.restance))
+
+    def forget_old_answers(self, retention: timedelta) -> int:
+        """Drop stored idempotent answers older than `retention` (at least 30 days, CONTRACT §5).
+
+        A payment retried after that still pays once: its IndbetalingId answers the original.
+        """
+        if retention < MIN_RETENTION:
+            raise ValueError("answers are kept at least 30 days")
+        with self._write() as conn:
+            return idempotency.purge(
+                conn, store.idempotency_answers, now=self.clock(), retention=retention
+            )
 
     # -- collections staff
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -15,6 +16,7 @@ from indbetaling.soap import SoapContract, SoapFault, parse_xml, read_envelope
 
 NS = "http://oir.serviceplatformen.dk/xml/schemas/DebitorIndbetaling/1/"
 CONTRACT = SoapContract(DEBITOR_INDBETALING_WSDL)
+REVERSAL_CONTRACT = SoapContract(TILBAGEFOER_ORDRE_WSDL)
 
 
 def test_contracts_know_their_operations() -> None:
@@ -106,7 +108,7 @@ def test_invalid_responses_are_not_encoded() -> None:
         )
 
 
-def _xsd_accepts(text: str) -> bool:
+def _payment_xsd_accepts(text: str) -> bool:
     """Whether a payment with this Beloeb passes the XSD, the way a request on the wire would."""
     request = etree.fromstring(
         f'<ForetagIndbetalingRequest xmlns="{NS}"><Indbetaling>'
@@ -117,14 +119,40 @@ def _xsd_accepts(text: str) -> bool:
         "<IndbetalendeOrganisationsenhedId>3f2a8c1e-0000-4000-8000-000000000003"
         "</IndbetalendeOrganisationsenhedId></Indbetaling></ForetagIndbetalingRequest>"
     )
-    beloeb = request.find(f"{{{NS}}}Indbetaling/{{{NS}}}Beloeb")
+    return _accepts(CONTRACT, request, f"{{{NS}}}Indbetaling/{{{NS}}}Beloeb", text)
+
+
+def _order_xsd_accepts(text: str) -> bool:
+    """Whether a reversal order with this Beloeb passes the XSD (the strict amount type)."""
+    request = etree.fromstring(
+        f'<AfsendTilbagefoerOrdreRequest xmlns="{NS}"><TilbagefoerselsOrdre>'
+        "<TilbagefoerselsOrdreId>3f2a8c1e-0000-4000-8000-000000000001</TilbagefoerselsOrdreId>"
+        "<IndbetalingId>3f2a8c1e-0000-4000-8000-000000000002</IndbetalingId>"
+        "<FordringId>3f2a8c1e-0000-4000-8000-000000000003</FordringId>"
+        "<MyndighedCVR>12345678</MyndighedCVR><Beloeb></Beloeb>"
+        "<Overdaekning>1.00</Overdaekning><AarsagKode>NEDREGULERING</AarsagKode>"
+        "<Dannelsestidspunkt>2024-01-01T10:00:00Z</Dannelsestidspunkt>"
+        "</TilbagefoerselsOrdre></AfsendTilbagefoerOrdreRequest>"
+    )
+    return _accepts(
+        REVERSAL_CONTRACT, request, f"{{{NS}}}TilbagefoerselsOrdre/{{{NS}}}Beloeb", text
+    )
+
+
+def _accepts(contract: SoapContract, request: etree._Element, path: str, text: str) -> bool:
+    beloeb = request.find(path)
     assert beloeb is not None
     beloeb.text = text
     try:
-        CONTRACT.decode(request)
+        contract.decode(request)
     except SoapFault:
         return False
     return True
+
+
+def _is_xs_decimal(text: str) -> bool:
+    """The lexical space of xs:decimal (after its whitespace collapse): no exponent, no NaN."""
+    return re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", text.strip(" \t\n\r")) is not None
 
 
 def _money_accepts(text: str) -> bool:
@@ -143,17 +171,37 @@ AMOUNT_TEXT = st.one_of(
 
 
 @given(AMOUNT_TEXT)
-def test_beloeb_in_the_xsd_and_money_parse_amount_agree(text: str) -> None:
-    assert _xsd_accepts(text) == _money_accepts(text)
+def test_strict_beloeb_in_the_xsd_and_money_parse_amount_agree(text: str) -> None:
+    assert _order_xsd_accepts(text) == _money_accepts(text)
+
+
+@given(AMOUNT_TEXT)
+def test_a_payments_beloeb_reaches_the_service_whenever_it_is_a_decimal(text: str) -> None:
+    # the service answers AFVIST BELOEB_UGYLDIGT for the decimals money.parse_amount refuses
+    assert _payment_xsd_accepts(text) == _is_xs_decimal(text)
+    if _money_accepts(text):
+        assert _payment_xsd_accepts(text)
 
 
 @pytest.mark.parametrize("text", ["1e3", "NaN", "-0.01", "0.001", "", "0", "10000000000000"])
 def test_beloeb_refuses_what_the_contract_refuses(text: str) -> None:
-    assert not _xsd_accepts(text)
+    assert not _order_xsd_accepts(text)
+    assert not _money_accepts(text)
+
+
+@pytest.mark.parametrize("text", ["1e3", "NaN", "INF", "", "."])
+def test_a_payments_beloeb_must_be_a_decimal(text: str) -> None:
+    assert not _payment_xsd_accepts(text)
+
+
+@pytest.mark.parametrize("text", ["-0.01", "0.001", "0", "10000000000000"])
+def test_a_payments_wrong_decimal_is_left_to_the_service(text: str) -> None:
+    assert _payment_xsd_accepts(text)
     assert not _money_accepts(text)
 
 
 @pytest.mark.parametrize("text", ["0.01", "1.000", "9999999999999.99", "100"])
 def test_beloeb_accepts_what_the_contract_accepts(text: str) -> None:
-    assert _xsd_accepts(text)
+    assert _order_xsd_accepts(text)
+    assert _payment_xsd_accepts(text)
     assert _money_accepts(text)

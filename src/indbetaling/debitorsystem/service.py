@@ -265,6 +265,23 @@ class DebitorService:
 
     def pay(self, caller: UUID, cvr: str, transaction_uuid: str, request: PaymentRequest) -> bytes:
         """ForetagIndbetaling (IF03); returns the stored canonical answer."""
+        return self._once(
+            caller,
+            transaction_uuid,
+            "ForetagIndbetaling",
+            {"cvr": cvr, **request.canonical()},
+            lambda conn, now: self._pay(conn, caller, cvr, request, now),
+        )
+
+    def _once(
+        self,
+        caller: UUID,
+        transaction_uuid: str,
+        operation: str,
+        request: dict[str, Any],
+        work: Callable[[Connection, datetime], Answer],
+    ) -> bytes:
+        """One idempotent operation in one transaction, retried whole if it lost a race."""
 
         def attempt() -> bytes:
             now = self.clock()
@@ -274,10 +291,10 @@ class DebitorService:
                     store.idempotency_answers,
                     caller=str(caller),
                     key=transaction_uuid,
-                    operation="ForetagIndbetaling",
-                    request={"cvr": cvr, **request.canonical()},
+                    operation=operation,
+                    request=request,
                     now=now,
-                    work=lambda: self._pay(conn, caller, cvr, request, now),
+                    work=lambda: work(conn, now),
                     conflict=transaction_conflict,
                 )
 
@@ -349,23 +366,13 @@ class DebitorService:
         self, caller: UUID, cvr: str, transaction_uuid: str, request: ReversalRequest
     ) -> bytes:
         """ForetagIndbetalingNedregulering (IF05): the owner reverses its payment in full."""
-
-        def attempt() -> bytes:
-            now = self.clock()
-            with self._write() as conn:
-                return idempotency.run_once(
-                    conn,
-                    store.idempotency_answers,
-                    caller=str(caller),
-                    key=transaction_uuid,
-                    operation="ForetagIndbetalingNedregulering",
-                    request={"cvr": cvr, **request.canonical()},
-                    now=now,
-                    work=lambda: self._reverse(conn, caller, cvr, request, now),
-                    conflict=transaction_conflict,
-                )
-
-        return self._retrying(attempt)
+        return self._once(
+            caller,
+            transaction_uuid,
+            "ForetagIndbetalingNedregulering",
+            {"cvr": cvr, **request.canonical()},
+            lambda conn, now: self._reverse(conn, caller, cvr, request, now),
+        )
 
     def _reverse(
         self, conn: Connection, caller: UUID, cvr: str, request: ReversalRequest, now: datetime

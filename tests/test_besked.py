@@ -133,6 +133,7 @@ def test_wrong_root_is_refused() -> None:
         b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>',
         b'<!DOCTYPE a [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]><a>&b;</a>',
         b"<a>" + b"x" * 2_000_000 + b"</a>",
+        b'<!doctype a [<!ENTITY x SYSTEM "http://127.0.0.1:9/">]><a>&x;</a>',
         b"<a><b></a>",
         b"",
     ],

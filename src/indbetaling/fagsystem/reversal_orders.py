@@ -1,0 +1,181 @@
+"""The fagsystem's receiver of reversal orders: IndbetalingTilbagefoerOrdreAfsend (IF04, R7/R9).
+
+A debitorsystem sends `AfsendTilbagefoerOrdre` through the Serviceplatform gateway, which
+forwards it to the endpoint the fagsystem registered. The receiver:
+
+- keeps the order as a pending reversal (state `AFVENTER`) and answers `MODTAGET`;
+- answers `MODTAGET` again to a repeat of an order it already has and stores nothing new (the
+  TilbagefoerselsOrdreId is the key: a debitorsystem retries until it gets an answer);
+- answers `AFVIST` `INDBETALING_UKENDT` when the fagsystem does not know the payment, and
+  `AFVIST` `TRANSAKTION_KONFLIKT` when an order id it has comes again with other content;
+- refuses with a `Client` fault an order whose `MyndighedCVR` is not the call's authority.
+
+`knows_payment(payment_id) -> bool` is how the receiver asks whether this fagsystem made the
+payment (IndbetalingId). Until the fagsystem keeps its own payments it defaults to `accept_all`;
+the fagsystem's payment register plugs in its own lookup. It is consulted for new orders only.
+
+Mounting, one router per hosted fagsystem (its registered endpoint is
+`<base>/fagsystem/<id>/service/OIR/IndbetalingTilbagefoerOrdreAfsend/1`):
+
+    verifier = CallerVerifier(platform_jwks, TILBAGEFOER_ORDRE_ENTITY_ID)
+    app.include_router(reversal_order_router(engine, fagsystem_id, verifier),
+                       prefix=f"/fagsystem/{fagsystem_id}")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter
+from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import Response
+
+from indbetaling.caller import CallerVerifier
+from indbetaling.contracts import TILBAGEFOER_ORDRE_WSDL
+from indbetaling.db import read, write
+from indbetaling.fagsystem import store
+from indbetaling.fagsystem.store import PENDING, ReceivedReversalOrder
+from indbetaling.ids import InvalidId, parse_uuid
+from indbetaling.money import InvalidAmount, amount_from_decimal
+from indbetaling.soap import SoapCall, SoapService, client_fault, load_contract, wsdl_response
+
+SERVICE_PATH = "/service/OIR/IndbetalingTilbagefoerOrdreAfsend/1"
+OPERATION = "AfsendTilbagefoerOrdre"
+KnowsPayment = Callable[[UUID], bool]
+Answer = dict[str, Any]
+
+
+def accept_all(_payment_id: UUID) -> bool:
+    """The default `knows_payment`: every payment is taken to be this fagsystem's."""
+    return True
+
+
+def _received() -> Answer:
+    return {"Forretningskvittering": {"ForretningsValideringsKode": "MODTAGET"}}
+
+
+def _rejected(code: str, text: str) -> Answer:
+    return {
+        "Forretningskvittering": {
+            "ForretningsValideringsKode": "AFVIST",
+            "FejlListe": {"Fejl": [{"FejlKode": code, "FejlTekst": text}]},
+        }
+    }
+
+
+class ReversalOrderReceiver:
+    """One hosted fagsystem's receiver, on the fagsystem's database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        fagsystem_id: UUID,
+        *,
+        knows_payment: KnowsPayment = accept_all,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.fagsystem_id = fagsystem_id
+        self.knows_payment = knows_payment
+        self.clock = clock
+
+    def receive(self, request: dict[str, Any], call: SoapCall) -> Answer:
+        """The `AfsendTilbagefoerOrdre` handler (runs in a worker thread)."""
+        order = self._read(request, call)
+        with read(self.engine) as conn:
+            earlier = store.find_reversal_order(conn, order.order_id)
+        if earlier is not None:
+            return self._repeat(earlier, order)
+        if not self.knows_payment(order.payment_id):
+            return _rejected("INDBETALING_UKENDT", "Fagsystemet kender ikke indbetalingen i ordren")
+        with write(self.engine) as conn:
+            if store.insert_reversal_order(conn, order, self.clock()):
+                return _received()
+            earlier = store.find_reversal_order(conn, order.order_id)
+        if earlier is None:  # pragma: no cover - a conflicting insert means the row exists
+            raise RuntimeError("reversal order vanished")
+        return self._repeat(earlier, order)
+
+    def _repeat(self, earlier: ReceivedReversalOrder, order: ReceivedReversalOrder) -> Answer:
+        if earlier.same_order(order):
+            return _received()
+        return _rejected(
+            "TRANSAKTION_KONFLIKT",
+            "TilbagefoerselsOrdreId er allerede modtaget med et andet indhold",
+        )
+
+    def _read(self, request: dict[str, Any], call: SoapCall) -> ReceivedReversalOrder:
+        """The schema-valid request as an order, or a Client fault saying what is wrong."""
+        o = request["TilbagefoerselsOrdre"]
+        try:
+            order = ReceivedReversalOrder(
+                order_id=parse_uuid(str(o["TilbagefoerselsOrdreId"]), "TilbagefoerselsOrdreId"),
+                fagsystem_id=self.fagsystem_id,
+                payment_id=parse_uuid(str(o["IndbetalingId"]), "IndbetalingId"),
+                claim_id=parse_uuid(str(o["FordringId"]), "FordringId"),
+                authority_cvr=str(o["MyndighedCVR"]),
+                amount=amount_from_decimal(o["Beloeb"]),
+                overcoverage=amount_from_decimal(o["Overdaekning"]),
+                reason=str(o["AarsagKode"]),
+                text=o.get("Tekst"),
+                created_at=_timestamp(str(o["Dannelsestidspunkt"])),
+                sender_id=call.caller.it_system_id,
+                transaction_uuid=call.headers.transaction_uuid,
+                state=PENDING,
+            )
+        except (InvalidId, InvalidAmount, ValueError) as exc:
+            raise client_fault(f"Tilbageførselsordren er ugyldig / invalid order: {exc}") from None
+        if order.authority_cvr != call.authority_cvr:
+            raise client_fault(
+                "MyndighedCVR i ordren er ikke kaldets myndighed (AuthorityContext) / "
+                "the order's MyndighedCVR is not the authority of the call",
+                403,
+            )
+        return order
+
+    def pending_orders(self) -> list[ReceivedReversalOrder]:
+        return pending_orders(self.engine, self.fagsystem_id)
+
+    def router(self, verifier: CallerVerifier) -> APIRouter:
+        """`GET <prefix>/service/…/1?wsdl` and `POST <prefix>/service/…/1`."""
+        contract = load_contract(TILBAGEFOER_ORDRE_WSDL)
+        service = SoapService(contract, {OPERATION: self.receive}, verifier)
+        router = APIRouter()
+
+        async def get_wsdl(request: Request) -> Response:
+            return wsdl_response(contract, request)
+
+        async def post(request: Request) -> Response:
+            return await service.handle(request)
+
+        router.add_api_route(SERVICE_PATH, get_wsdl, methods=["GET"], include_in_schema=False)
+        router.add_api_route(SERVICE_PATH, post, methods=["POST"], include_in_schema=False)
+        return router
+
+
+def reversal_order_router(
+    engine: Engine,
+    fagsystem_id: UUID,
+    verifier: CallerVerifier,
+    *,
+    knows_payment: KnowsPayment = accept_all,
+) -> APIRouter:
+    """The receiver of one hosted fagsystem; mount it with `prefix=f"/fagsystem/{id}"`."""
+    receiver = ReversalOrderReceiver(engine, fagsystem_id, knows_payment=knows_payment)
+    return receiver.router(verifier)
+
+
+def pending_orders(engine: Engine, fagsystem_id: UUID | None = None) -> list[ReceivedReversalOrder]:
+    """Received orders not yet carried out, oldest first; of one fagsystem or of all."""
+    with read(engine) as conn:
+        return store.reversal_orders_in_state(conn, PENDING, fagsystem_id)
+
+
+def _timestamp(text: str) -> datetime:
+    """An `xs:dateTime`; one without a zone is taken as UTC."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

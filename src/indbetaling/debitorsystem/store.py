@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -570,3 +570,131 @@ def set_order_states(conn: Connection, orders: Iterable[ReversalOrder], now: dat
 
 def mark_annulled(conn: Connection, claim_id: UUID, now: datetime) -> None:
     conn.execute(update(claims).where(claims.c.id == claim_id).values(annulled_at=now))
+
+
+# --- reversal-order delivery -----------------------------------------------------------------
+# The relay (`indbetaling.debitorsystem.relay`) claims due orders in one short transaction,
+# calls the owner with no transaction open, and records the answer in another. `attempts` is
+# the claim's fencing token: only the relay holding the newest claim may record an outcome.
+
+
+@dataclass(frozen=True)
+class ClaimedOrder:
+    order: ReversalOrder
+    attempt: int
+    """The order's `attempts` after this claim; the outcome is recorded only under it."""
+    owner_accepts: bool
+    """False when the owner is registered as offering no IndbetalingTilbagefoerOrdreAfsend."""
+
+
+DELIVERABLE_STATES = (OrderState.OPRETTET.value, OrderState.AFSENDT.value)
+
+
+def claim_due_orders(
+    conn: Connection, *, now: datetime, lease_until: datetime, limit: int
+) -> list[ClaimedOrder]:
+    """Take up to `limit` orders that are due (new or retried, or sent by a relay whose lease
+    ran out) and mark them AFSENDT until `lease_until`.
+
+    PostgreSQL: rows another relay is claiming are skipped (`FOR UPDATE SKIP LOCKED`).
+    SQLite: the write transaction (BEGIN IMMEDIATE) already excludes every other writer.
+    """
+    query = (
+        select(reversal_orders)
+        .where(
+            reversal_orders.c.state.in_(DELIVERABLE_STATES),
+            reversal_orders.c.next_attempt_at <= now,
+        )
+        .order_by(reversal_orders.c.next_attempt_at, reversal_orders.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = conn.execute(query).all()
+    if not rows:
+        return []
+    owners = {r.owner_id for r in rows}
+    accepting = {
+        f.id: bool(f.accepts_reversal_orders)
+        for f in conn.execute(
+            select(fagsystems.c.id, fagsystems.c.accepts_reversal_orders).where(
+                fagsystems.c.id.in_(owners)
+            )
+        )
+    }
+    claimed = []
+    for row in rows:
+        attempt = int(row.attempts) + 1
+        conn.execute(
+            update(reversal_orders)
+            .where(reversal_orders.c.id == row.id)
+            .values(
+                state=OrderState.AFSENDT.value,
+                attempts=attempt,
+                next_attempt_at=lease_until,
+                updated_at=now,
+            )
+        )
+        claimed.append(
+            ClaimedOrder(
+                order=order_from_row(row),
+                attempt=attempt,
+                # an owner the debitorsystem has not registered is tried all the same
+                owner_accepts=accepting.get(row.owner_id, True),
+            )
+        )
+    return claimed
+
+
+def record_delivery(
+    conn: Connection,
+    order_id: UUID,
+    attempt: int,
+    *,
+    state: OrderState,
+    next_attempt_at: datetime | None,
+    error: str | None,
+    now: datetime,
+) -> bool:
+    """Record the outcome of claim `attempt`; False (nothing changed) when the order has moved
+    on meanwhile: executed by a reversal, or claimed again after the lease ran out."""
+    result = conn.execute(
+        update(reversal_orders)
+        .where(
+            reversal_orders.c.id == order_id,
+            reversal_orders.c.state == OrderState.AFSENDT.value,
+            reversal_orders.c.attempts == attempt,
+        )
+        .values(
+            state=state.value,
+            next_attempt_at=next_attempt_at,
+            last_error=None if error is None else error[:500],
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    state: OrderState
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+
+
+def delivery_status(conn: Connection, order_id: UUID) -> DeliveryStatus | None:
+    row = conn.execute(
+        select(
+            reversal_orders.c.state,
+            reversal_orders.c.attempts,
+            reversal_orders.c.next_attempt_at,
+            reversal_orders.c.last_error,
+        ).where(reversal_orders.c.id == order_id)
+    ).first()
+    if row is None:
+        return None
+    due = row.next_attempt_at
+    if due is not None and due.tzinfo is None:  # SQLite keeps UTC without its zone
+        due = due.replace(tzinfo=UTC)
+    return DeliveryStatus(OrderState(row.state), int(row.attempts), due, row.last_error)

@@ -1,0 +1,348 @@
+"""Delivery of reversal orders to the fagsystems that own the payments (CONTRACT §4, R7).
+
+Every order the ledger makes (`write_down`/`annul`, R6) is stored in state OPRETTET in the same
+transaction as the change. The relay sends it to its owner's IndbetalingTilbagefoerOrdreAfsend
+through the Serviceplatform gateway (`<gateway>/service/OIR/IndbetalingTilbagefoerOrdreAfsend/1/
+<owner UUID>`, operation `AfsendTilbagefoerOrdre`) and retries with exponential backoff until
+the owner answers:
+
+- `MODTAGET` → state MODTAGET; the owner now reverses the payment (→ UDFOERT, `service.reverse`);
+- `AFVIST` (e.g. `INDBETALING_UKENDT`) → state MANUEL with the owner's reason;
+- no endpoint on record (the fagsystem is registered with `accepts_reversal_orders` false, or
+  the gateway answers that it knows no endpoint for it) → state MANUEL, for manual advice; the
+  staff API lists them (`…/tilbagefoerselsordrer?tilstand=MANUEL`);
+- anything else (no answer, HTTP 5xx, a refused token, `FEJLET`) → tried again later.
+
+Restart safety: an order is claimed in a short transaction (AFSENDT, with a lease until
+`next_attempt_at`), sent with no transaction open, and its outcome recorded in another short
+transaction, only if the claim is still the newest (`attempts` is the fencing token). A relay
+that dies mid-call leaves the order AFSENDT; when the lease runs out any relay sends it again.
+Every send of one order carries the same TransactionUUID (derived from the order id), and the
+fagsystem keys orders by TilbagefoerselsOrdreId, so a repeat is received once in effect.
+Several relay processes may run at once (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite's single
+writer).
+
+The relay is synchronous (zeep and httpx's sync client): run `run_relay` in a thread of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import httpx
+import zeep
+import zeep.exceptions
+from lxml import etree
+from sqlalchemy import Engine
+
+from indbetaling import db
+from indbetaling.contracts import (
+    TILBAGEFOER_ORDRE_ENTITY_ID,
+    TILBAGEFOER_ORDRE_WSDL,
+    contract_path,
+)
+from indbetaling.debitorsystem import store
+from indbetaling.debitorsystem.domain import OrderState, ReversalOrder
+from indbetaling.money import to_decimal
+
+log = logging.getLogger(__name__)
+
+SERVICE_PATH = "/service/OIR/IndbetalingTilbagefoerOrdreAfsend/1"
+OPERATION = "AfsendTilbagefoerOrdre"
+BINDING = (
+    "{http://oir.serviceplatformen.dk/service/indbetalingtilbagefoerordreafsend/1/}"
+    "IndbetalingTilbagefoerOrdreAfsendBinding"
+)
+TRANSACTION_NAMESPACE = uuid.UUID("5d1f3a52-4c0e-4f57-8d6e-1590b0300004")
+TOKEN_MARGIN_SECONDS = 60
+NO_ENDPOINT_TEXT = (
+    "Fagsystemet har ingen modtager af tilbageførselsordrer; ordren skal håndteres manuelt"
+)
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    gateway_url: str
+    """The Serviceplatform's base URL (it serves `/sts/token` and the routed services)."""
+    client_id: str
+    client_secret: str
+    """The debitorsystem's client credentials at the platform's token service."""
+    lease_seconds: float = 300.0
+    """How long a claimed order is left alone before another relay may send it again; longer
+    than a token fetch plus a call (`http_timeout_seconds`)."""
+    http_timeout_seconds: float = 60.0
+    backoff_base_seconds: float = 5.0
+    backoff_cap_seconds: float = 3600.0
+    batch_size: int = 20
+    poll_seconds: float = 5.0
+    """How often an idle `run_relay` looks for due orders."""
+
+    def __post_init__(self) -> None:
+        if self.http_timeout_seconds * 2 >= self.lease_seconds:
+            raise ValueError("lease_seconds must be well over twice http_timeout_seconds")
+        if not 0 < self.backoff_base_seconds <= self.backoff_cap_seconds:
+            raise ValueError("backoff needs 0 < backoff_base_seconds <= backoff_cap_seconds")
+        if self.batch_size < 1 or self.poll_seconds <= 0:
+            raise ValueError("batch_size and poll_seconds must be positive")
+
+
+def backoff_seconds(attempt: int, *, base: float, cap: float, jitter: float) -> float:
+    """The wait after failed attempt number `attempt` (1, 2, …): "equal jitter" backoff.
+
+    The ceiling doubles from `base` with every attempt up to `cap`; the wait is the upper half
+    of the ceiling, placed by `jitter` ∈ [0, 1], so retries of many orders spread out yet never
+    come sooner than half the ceiling.
+    """
+    if attempt < 1:
+        raise ValueError("attempts are counted from 1")
+    if not 0.0 <= jitter <= 1.0:
+        raise ValueError("jitter must be within [0, 1]")
+    ceiling = cap if attempt > 64 else min(cap, base * 2.0 ** (attempt - 1))
+    return ceiling / 2 + ceiling / 2 * jitter
+
+
+def transaction_uuid(order_id: uuid.UUID) -> uuid.UUID:
+    """The TransactionUUID of every send of this order, so the receiver sees one transaction."""
+    return uuid.uuid5(TRANSACTION_NAMESPACE, str(order_id))
+
+
+class Verdict(StrEnum):
+    RECEIVED = "RECEIVED"
+    """The owner answered MODTAGET."""
+    MANUAL = "MANUAL"
+    """No use retrying: the owner refused the order or offers no endpoint."""
+    RETRY = "RETRY"
+    """No business answer (yet)."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    verdict: Verdict
+    detail: str = ""
+
+
+class ReversalOrderClient:
+    """Sends one order to its owner through the gateway, with a token of its own (cached per
+    authority until shortly before it expires). Safe to use from several threads."""
+
+    def __init__(self, settings: RelaySettings, http: httpx.Client | None = None) -> None:
+        self.settings = settings
+        self.gateway_url = settings.gateway_url.rstrip("/")
+        self.http = http or httpx.Client(timeout=settings.http_timeout_seconds)
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        self._zeep = zeep.Client(  # type: ignore[no-untyped-call]
+            str(contract_path(TILBAGEFOER_ORDRE_WSDL)),
+            settings=zeep.Settings(forbid_external=True, strict=True, xml_huge_tree=False),
+        )
+        service = self._zeep.create_service(  # type: ignore[no-untyped-call]
+            BINDING, self.gateway_url + SERVICE_PATH
+        )
+        self._service = service
+        self._operation = service._binding._operations[OPERATION]
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- token -----------------------------------------------------------------------------
+
+    def token(self, cvr: str) -> str:
+        with self._lock:
+            cached = self._tokens.get(cvr)
+            if cached is not None and cached[1] > time.monotonic():
+                return cached[0]
+        answer = self.http.post(
+            f"{self.gateway_url}/sts/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.settings.client_id,
+                "client_secret": self.settings.client_secret,
+                "scope": f"entityid:{TILBAGEFOER_ORDRE_ENTITY_ID},anvenderkontekst:{cvr}",
+            },
+        )
+        if answer.status_code != 200:
+            raise TokenRefused(f"tokenservicen svarede HTTP {answer.status_code}: {answer.text}")
+        body = answer.json()
+        token = str(body["access_token"])
+        lifetime = max(0.0, float(body.get("expires_in", 0)) - TOKEN_MARGIN_SECONDS)
+        with self._lock:
+            self._tokens[cvr] = (token, time.monotonic() + lifetime)
+        return token
+
+    def forget_token(self, cvr: str) -> None:
+        with self._lock:
+            self._tokens.pop(cvr, None)
+
+    # -- the call --------------------------------------------------------------------------
+
+    def envelope(self, order: ReversalOrder) -> bytes:
+        """The SOAP request for `order`, with the KOMBIT headers."""
+        fields: dict[str, Any] = {
+            "TilbagefoerselsOrdreId": str(order.id),
+            "IndbetalingId": str(order.payment_id),
+            "FordringId": str(order.claim_id),
+            "MyndighedCVR": order.authority_cvr,
+            "Beloeb": to_decimal(order.amount),
+            "Overdaekning": to_decimal(order.overcoverage),
+            "AarsagKode": order.reason.value,
+            "Dannelsestidspunkt": _aware(order.created_at),
+        }
+        if order.text:
+            fields["Tekst"] = order.text
+        message = self._zeep.create_message(  # type: ignore[no-untyped-call]
+            self._service,
+            OPERATION,
+            TilbagefoerselsOrdre=fields,
+            _soapheaders={
+                "RequestHeader": {"TransactionUUID": str(transaction_uuid(order.id))},
+                "AuthorityContext": {"MunicipalityCVR": order.authority_cvr},
+            },
+        )
+        return bytes(etree.tostring(message, xml_declaration=True, encoding="utf-8"))
+
+    def send(self, order: ReversalOrder) -> SendResult:
+        """One attempt; never raises for what the network, the gateway or the owner does."""
+        try:
+            token = self.token(order.authority_cvr)
+            answer = self.http.post(
+                f"{self.gateway_url}{SERVICE_PATH}/{order.owner_id}",
+                content=self.envelope(order),
+                headers={
+                    "Content-Type": "text/xml; charset=utf-8",
+                    "SOAPAction": f'"{self._operation.soapaction}"',
+                    "Authorization": f"Bearer {token}",
+                },
+            )
+        except TokenRefused as exc:
+            return SendResult(Verdict.RETRY, str(exc))
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            return SendResult(Verdict.RETRY, f"{type(exc).__name__}: {exc}")
+        if answer.status_code == 401:
+            self.forget_token(order.authority_cvr)
+        return self._read_answer(answer)
+
+    def _read_answer(self, answer: httpx.Response) -> SendResult:
+        status = answer.status_code
+        try:
+            result = self._service._binding.process_reply(self._zeep, self._operation, answer)
+        except zeep.exceptions.Fault as fault:
+            text = f"HTTP {status}, SOAP-fejl {fault.code}: {fault.message}"
+            if status == 404:
+                # the gateway has no endpoint (or no agreement) for this fagsystem
+                return SendResult(Verdict.MANUAL, f"{NO_ENDPOINT_TEXT} ({text})")
+            return SendResult(Verdict.RETRY, text)
+        except (zeep.exceptions.Error, etree.LxmlError, ValueError) as exc:
+            return SendResult(Verdict.RETRY, f"HTTP {status}: {str(exc)[:300]}")
+        if status != 200 or result is None:
+            return SendResult(Verdict.RETRY, f"HTTP {status} uden svar")
+        code = str(getattr(result, "ForretningsValideringsKode", ""))
+        if code == "MODTAGET":
+            return SendResult(Verdict.RECEIVED)
+        errors = getattr(getattr(result, "FejlListe", None), "Fejl", None) or []
+        reasons = "; ".join(f"{e.FejlKode}: {e.FejlTekst}" for e in errors)
+        if code == "AFVIST":
+            return SendResult(Verdict.MANUAL, f"Fagsystemet afviste ordren: {reasons}")
+        return SendResult(Verdict.RETRY, f"Fagsystemet svarede {code or '?'} {reasons}".strip())
+
+
+class TokenRefused(Exception):
+    """The token service did not hand out a token."""
+
+
+class ReversalOrderRelay:
+    def __init__(
+        self,
+        engine: Engine,
+        client: ReversalOrderClient,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.settings = client.settings
+        self.rng = rng or random.SystemRandom()
+
+    def deliver_due(self, now: datetime) -> int:
+        """Send every order due at `now` (a batch at a time) once; the number worked on."""
+        now = _aware(now)
+        settings = self.settings
+        lease_until = now + timedelta(seconds=settings.lease_seconds)
+        with db.write(self.engine) as conn:
+            claimed = store.claim_due_orders(
+                conn, now=now, lease_until=lease_until, limit=settings.batch_size
+            )
+        for item in claimed:
+            if not item.owner_accepts:
+                result = SendResult(Verdict.MANUAL, NO_ENDPOINT_TEXT)
+            else:
+                try:
+                    result = self.client.send(item.order)
+                except Exception as exc:  # a fault of our own: try again after the backoff
+                    log.exception("sending reversal order %s failed", item.order.id)
+                    result = SendResult(Verdict.RETRY, f"{type(exc).__name__}: {exc}")
+            self._record(item, result, now)
+        return len(claimed)
+
+    def _record(self, item: store.ClaimedOrder, result: SendResult, now: datetime) -> None:
+        order = item.order
+        if result.verdict is Verdict.RECEIVED:
+            state, due, error = OrderState.MODTAGET, None, None
+        elif result.verdict is Verdict.MANUAL:
+            state, due, error = OrderState.MANUEL, None, result.detail
+        else:
+            wait = backoff_seconds(
+                item.attempt,
+                base=self.settings.backoff_base_seconds,
+                cap=self.settings.backoff_cap_seconds,
+                jitter=self.rng.random(),
+            )
+            state, due, error = OrderState.OPRETTET, now + timedelta(seconds=wait), result.detail
+        with db.write(self.engine) as conn:
+            recorded = store.record_delivery(
+                conn, order.id, item.attempt, state=state, next_attempt_at=due, error=error, now=now
+            )
+        log.info(
+            "reversal order %s attempt %d: %s%s%s",
+            order.id,
+            item.attempt,
+            state.value if recorded else "outcome not recorded (the order moved on)",
+            ": " if error else "",
+            error or "",
+        )
+
+
+def run_relay(
+    stop_event: threading.Event,
+    relay: ReversalOrderRelay,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """Deliver due orders until `stop_event` is set; blocking, so run it in its own thread.
+
+    A full batch is followed at once by the next; otherwise the relay waits `poll_seconds`.
+    A failure of its own database is logged and tried again after the same wait.
+    """
+    while not stop_event.is_set():
+        try:
+            worked = relay.deliver_due(clock())
+        except Exception:
+            log.exception("the reversal-order relay failed; trying again")
+            worked = 0
+        if worked < relay.settings.batch_size:
+            stop_event.wait(relay.settings.poll_seconds)
+
+
+def _aware(moment: datetime) -> datetime:
+    """UTC, also for a value SQLite gave back without its zone."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

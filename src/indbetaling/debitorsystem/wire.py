@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Receive
 
 from indbetaling.caller import Caller, CallerRejected, CallerVerifier
 from indbetaling.contracts import DEBITOR_INDBETALING_WSDL
@@ -57,7 +58,14 @@ from indbetaling.fordring import ClaimStatus
 from indbetaling.idempotency import canonical_json
 from indbetaling.ids import mask_cpr_in_text
 from indbetaling.money import InvalidAmount, format_ore, parse_amount
-from indbetaling.soap import SoapCall, SoapService, client_fault, load_contract
+from indbetaling.soap import (
+    SoapCall,
+    SoapFault,
+    SoapService,
+    client_fault,
+    load_contract,
+    read_limited_body,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +76,8 @@ SEARCH_PATH = "/soeg-fordring-til-indbetaling"
 PAYMENT_PATH = "/foretag-indbetaling"
 REVERSAL_PATH = "/foretag-indbetaling-nedregulering"
 JSON_MEDIA_TYPE = "application/json"
+REST_MAX_BODY_BYTES = 256 * 1024
+"""Far above any request of the mirror; a larger body is refused (413) before it is parsed."""
 
 Answer = dict[str, Any]
 T = TypeVar("T")
@@ -391,6 +401,7 @@ class Problem(BaseModel):
 INVALID = "UGYLDIG_FORESPOERGSEL"
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No valid caller identity"},
+    413: {"model": Problem, "description": "The body is too large; nothing was read"},
     422: {"model": Problem, "description": "The request is malformed; nothing was changed"},
 }
 
@@ -418,9 +429,15 @@ def _caller_route(verifier: CallerVerifier) -> type[APIRoute]:
 
             async def route(request: Request) -> Response:
                 try:
-                    request.state.caller = verifier.verify(request.headers)
+                    caller = verifier.verify(request.headers)
                 except CallerRejected as exc:
                     return problem(401, "IKKE_AUTENTIFICERET", str(exc))
+                try:
+                    body = await read_limited_body(request, REST_MAX_BODY_BYTES)
+                except SoapFault as fault:
+                    return problem(fault.http_status, INVALID, fault.text)
+                request = Request(request.scope, _replay(body))
+                request.state.caller = caller
                 try:
                     return await handler(request)
                 except RequestValidationError as exc:
@@ -434,6 +451,20 @@ def _caller_route(verifier: CallerVerifier) -> type[APIRoute]:
             return route
 
     return CallerRoute
+
+
+def _replay(body: bytes) -> Receive:
+    """A `receive` that hands the already read body to the route once more."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 def _caller(request: Request) -> Caller:

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Uuid, select
 
 from indbetaling.db import make_engine, migrate, read
 from indbetaling.debitorsystem import demo, store
@@ -53,11 +53,11 @@ def fresh_engine(
     return factory
 
 
-def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+def dump(engine: Engine, *, with_seq: bool = False) -> dict[str, list[tuple[Any, ...]]]:
     with read(engine) as conn:
         out = {}
         for table in TABLES:
-            cols = [c for c in table.c if c.name != "seq"]
+            cols = [c for c in table.c if with_seq or c.name != "seq"]
             rows = conn.execute(select(*cols)).all()
             out[table.name] = sorted((tuple(r) for r in rows), key=repr)
         return out
@@ -99,6 +99,92 @@ def test_uuids_are_version_4_drawn_from_the_seed() -> None:
     a, b = random.Random(5), random.Random(5)
     for _ in range(100):
         assert demo.uuid_int(a) == uuid.UUID(int=b.getrandbits(128), version=4).int
+
+
+def test_workers_and_batches_do_not_change_the_rows(
+    fresh_engine: FreshEngine, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("workers draw for SQLite only")
+    plan = demo.make_plan(11, 2 * demo.STREAM + 345, today=TODAY)
+    here = fresh_engine()
+    first = demo.generate(here, plan, batch_size=900, workers=0)
+    there = fresh_engine()
+    second = demo.generate(there, plan, batch_size=700, workers=2)
+    assert dump(there, with_seq=True) == dump(here, with_seq=True)
+    assert (second.rows, second.by_status, second.by_kind) == (
+        first.rows,
+        first.by_status,
+        first.by_kind,
+    )
+    assert second.sample_claims == first.sample_claims
+
+
+def test_ids_are_version_4_and_ascend_in_the_order_written(
+    loaded: tuple[Engine, demo.DemoSummary],
+) -> None:
+    engine, _ = loaded
+    with read(engine) as conn:
+        for table in demo.COLUMNS:
+            for col in table.c:
+                if col.name.endswith("id") and isinstance(col.type, Uuid):
+                    ids = [u for u in conn.execute(select(col)).scalars() if u is not None]
+                    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in ids)
+        # Each claim's id sorts after the ids of the claims written before it, so a load
+        # appends to the id index (SQLite: rowid is the order written; PostgreSQL: created_at
+        # is unordered, so the check is made on SQLite).
+        if conn.dialect.name == "sqlite":
+            written = conn.exec_driver_sql("SELECT id FROM claims ORDER BY rowid").scalars().all()
+            assert list(written) == sorted(written) and len(set(written)) == CLAIMS
+
+
+def sqlite_schema(engine: Engine) -> tuple[set[tuple[str, str, str, str]], str]:
+    """Every table's and index's SQL, and the journal mode."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT type, name, tbl_name, sql FROM sqlite_master").all()
+        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar_one()
+    return {(r[0], r[1], r[2], r[3]) for r in rows}, mode
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_schema_ends_as_the_migration_made_it(
+    fresh_engine: FreshEngine, backend: str, workers: int
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the indexes are dropped and rebuilt on SQLite only")
+    engine = fresh_engine()
+    before = sqlite_schema(engine)
+    assert before[1] == "wal"
+    assert sum(sql is not None and "CREATE INDEX" in sql for *_, sql in before[0]) >= 10
+    demo.generate(engine, demo.make_plan(3, 1500, today=TODAY), batch_size=500, workers=workers)
+    assert sqlite_schema(engine) == before
+
+
+def test_a_failed_load_leaves_the_database_empty(
+    fresh_engine: FreshEngine, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = fresh_engine()
+    before = dump(engine)
+    calls = 0
+    real = demo._Generator.claim
+
+    def failing(self: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 350:
+            raise RuntimeError("interrupted")
+        real(self)
+
+    monkeypatch.setattr(demo._Generator, "claim", failing)
+    schema = sqlite_schema(engine) if backend == "sqlite" else None
+    with pytest.raises(RuntimeError, match="interrupted"):
+        demo.generate(engine, demo.make_plan(4, 400, today=TODAY), batch_size=100, workers=0)
+    assert dump(engine) == before
+    if schema is not None:
+        assert sqlite_schema(engine) == schema
+    monkeypatch.setattr(demo._Generator, "claim", real)
+    summary = demo.generate(engine, demo.make_plan(4, 400, today=TODAY), workers=0)
+    assert sum(summary.by_status.values()) == 400
 
 
 def test_every_state_and_kind_is_present(loaded: tuple[Engine, demo.DemoSummary]) -> None:

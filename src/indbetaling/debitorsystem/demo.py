@@ -22,10 +22,14 @@ them can belong to a person; month, year and serial are ordinary.
 from __future__ import annotations
 
 import bisect
+import multiprocessing
+import os
+import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -44,6 +48,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from indbetaling.debitorsystem import store
 from indbetaling.debitorsystem.domain import (
@@ -314,15 +319,15 @@ class _Memo(dict[int, Any]):
 
 
 class _Encoder:
-    """UUIDs arrive as integers, days as offsets from `today`, times as minutes from its start.
+    """UUIDs arrive as 32 hex digits, days as offsets from `today`, times as minutes from 08:00.
 
-    On SQLite they are turned into exactly what the columns' SQLAlchemy types store (through
-    those types' own bind processors), so the rows can go to the driver's executemany as they
-    are; elsewhere they become Python values for a plain Core executemany.
+    For SQLite (`raw`) they are turned into exactly what the columns' SQLAlchemy types store
+    (through those types' own bind processors), so the rows can go to the driver's executemany
+    as they are; otherwise they become Python values for a plain Core executemany.
     """
 
-    def __init__(self, conn: Connection, today: date) -> None:
-        self.raw = conn.dialect.name == "sqlite"
+    def __init__(self, raw: bool, today: date) -> None:
+        self.raw = raw
         start = datetime(today.year, today.month, today.day, 8, tzinfo=UTC)
 
         def day(k: int) -> date:
@@ -331,17 +336,17 @@ class _Encoder:
         def minute(m: int) -> datetime:
             return start + timedelta(minutes=m)
 
-        if self.raw:
-            dialect = conn.dialect
+        if raw:
+            dialect = sqlite_dialect.dialect()
             as_date = store.claims.c.due_date.type.dialect_impl(dialect).bind_processor(dialect)
             as_time = store.claims.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
             assert as_date is not None  # noqa: S101 - SQLite stores dates as text
             assert as_time is not None  # noqa: S101
-            self.uuid: Callable[[int], Any] = "{:032x}".format
+            self.uuid: Callable[[str], Any] = str
             self.day = _Memo(lambda k: as_date(day(k)))
             self.time = _Memo(lambda m: as_time(minute(m)))
         else:
-            self.uuid = lambda n: UUID(int=n)
+            self.uuid = UUID
             self.day = _Memo(day)
             self.time = _Memo(minute)
 
@@ -406,6 +411,14 @@ COLUMNS: dict[Table, tuple[str, ...]] = {
 DAY = 1440
 PAYMENT = CoverageSource.PAYMENT.value
 OTHER = CoverageSource.OTHER.value
+AKTIV = ClaimStatus.AKTIV.value
+AFSLUTTET = ClaimStatus.AFSLUTTET.value
+ANNULLERET = ClaimStatus.ANNULLERET.value
+NEDREGULERING = WriteDownKind.NEDREGULERING.value
+ANNULLERING = WriteDownKind.ANNULLERING.value
+FEJLREGISTRERING = ReversalReason.FEJLREGISTRERING.value
+TILBAGEFOERSELSORDRE = ReversalReason.TILBAGEFOERSELSORDRE.value
+UDFOERT = OrderState.UDFOERT.value
 
 
 @dataclass
@@ -416,23 +429,41 @@ class _Account:
     created: int
 
 
-_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
-_UUID4_SET = (0x8000 << 48) | (4 << 76)
+_VARIANT = {f"{k:x}": "89ab"[k % 4] for k in range(16)}
+"""A hex digit onto the digit that carries the RFC 4122 variant (10xx) and two drawn bits."""
 SLOT = 15
 """Event times fall on quarter hours (minutes from midnight UTC of `today`)."""
+STREAM = 1000
+"""Claims per seeded stream. Claim k is drawn from stream k // STREAM, which starts afresh (its
+own generator, no accounts carried over), so any batch of claims can be drawn on its own, in any
+process, and the rows never depend on how the claims were batched."""
+PARTIES_PER_STREAM = 2 * STREAM
+"""A stream opens at most one account per claim, with at most two parties each."""
+CPR_SPACE = len(FAKE_CPR_DAYS) * 12 * 100 * 10_000
+MAX_CLAIMS = CPR_SPACE // PARTIES_PER_STREAM * STREAM
+"""So many claims fit in the fake CPR space (each stream has its own share of it)."""
 
 
 class _Generator:
-    """Draws the claims one after another from one seeded stream; batches do not change it.
+    """Draws claims from their seeded streams; `batch(start, end)` gives claims start..end-1.
+
+    Ids are v4 UUIDs whose first 32 bits are the claim's number followed by drawn bits, and
+    whose other free bits are drawn: every id a claim's rows get sorts after those of the
+    claims before it, so the bulk load appends at the end of every id index instead of
+    splitting pages all over it, and the ids still look random. The drawn hex digits come from
+    the stream in blocks (`randbytes`), which is much cheaper than formatting an integer per id.
 
     Hot path: it draws with `random()` and `getrandbits()` only (the C methods), since the
     Python-level helpers (`randrange`, `choice`) would cost more than writing the rows.
     """
 
     def __init__(self, plan: DemoPlan, enc: _Encoder) -> None:
+        if plan.claims > MAX_CLAIMS:
+            raise DemoError(f"at most {MAX_CLAIMS:,} claims fit in the fake CPR space")
         self.plan = plan
         self.enc = enc
-        self.rng = Random(f"indbetaling-demo-data-{plan.seed}")  # noqa: S311 - reproducible
+        setup = Random(f"indbetaling-demo-data-{plan.seed}")  # noqa: S311 - reproducible
+        self.rng = setup
         self.cvrs = [a.cvr for a in plan.authorities]
         weights = [len(self.cvrs) - k for k in range(len(self.cvrs))]
         self.auth_cum = _cumulative(weights)
@@ -442,52 +473,81 @@ class _Generator:
         # Payers per authority: (fagsystem, its ORG units), encoded.
         self.payers = {
             cvr: [
-                (enc.uuid(f.id.int), [enc.uuid(u.int) for u in f.org_units[cvr]])
+                (enc.uuid(f.id.hex), [enc.uuid(u.hex) for u in f.org_units[cvr]])
                 for f in plan.fagsystems_of(cvr)
             ]
             for cvr in self.cvrs
         }
         self.accounts: dict[str, _Account | None] = dict.fromkeys(self.cvrs)
         # Fake CPR numbers: an affine permutation of 0..M-1 onto day/month/year/serial.
-        self.cpr_space = len(FAKE_CPR_DAYS) * 12 * 100 * 10_000
-        self.cpr_mul = self._coprime_multiplier()
-        self.cpr_add = self.rng.randrange(self.cpr_space)
+        self.cpr_mul = self._coprime_multiplier(setup)
+        self.cpr_add = setup.randrange(CPR_SPACE)
+        self.prefix_bits = 32 - plan.claims.bit_length()
+        self.prefix = ""
+        self.hex = ""
+        self.hex_at = 0
         self.parties = 0
         self.index = 0
+        self.n_samples = SAMPLES_PER_AUTHORITY * len(self.cvrs)
         self.by_status: Counter[str] = Counter()
         self.by_kind: Counter[str] = Counter()
         self.samples: list[SampleClaim] = []
-        self.n_samples = SAMPLES_PER_AUTHORITY * len(self.cvrs)
         self.rows: dict[Table, list[Row]] = {t: [] for t in COLUMNS}
 
-    def _coprime_multiplier(self) -> int:
+    @staticmethod
+    def _coprime_multiplier(rng: Random) -> int:
         while True:
-            a = self.rng.randrange(1_000_003, self.cpr_space)
+            a = rng.randrange(1_000_003, CPR_SPACE)
             if a % 2 and a % 3 and a % 5:
                 return a
 
-    def uuid(self) -> int:
-        return (self.rng.getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET
+    def _stream(self, index: int) -> None:
+        """Start the stream of claim `index` (a multiple of STREAM)."""
+        n = index // STREAM
+        self.rng = Random(f"indbetaling-demo-data-{self.plan.seed}-{n}")  # noqa: S311
+        self.accounts = dict.fromkeys(self.cvrs)
+        self.parties = n * PARTIES_PER_STREAM
+        self.hex = ""
+        self.hex_at = 0
+
+    def _clear(self) -> None:
+        self.rows = {t: [] for t in COLUMNS}
+        self.by_status = Counter()
+        self.by_kind = Counter()
+        self.samples = []
+
+    def uuid(self) -> str:
+        """A v4 UUID as 32 hex digits: the claim's prefix, then drawn digits."""
+        at = self.hex_at
+        h = self.hex
+        if at + 24 > len(h):
+            h = self.hex = self.rng.randbytes(4096).hex()
+            at = 0
+        self.hex_at = at + 24
+        return f"{self.prefix}{h[at : at + 4]}4{h[at + 5 : at + 8]}{_VARIANT[h[at + 8]]}{h[at + 9 : at + 24]}"  # noqa: E501
 
     def below(self, n: int) -> int:
         """0 ≤ k < n."""
         return int(self.rng.random() * n)
 
     def new_cpr(self) -> str:
-        if self.parties >= self.cpr_space:
-            raise DemoError("too many parties for the fake CPR space")
-        j = (self.parties * self.cpr_mul + self.cpr_add) % self.cpr_space
+        j = (self.parties * self.cpr_mul + self.cpr_add) % CPR_SPACE
         self.parties += 1
         j, day = divmod(j, len(FAKE_CPR_DAYS))
         j, month = divmod(j, 12)
         serial, year = divmod(j, 100)
         return f"{CPR_PREFIX}{FAKE_CPR_DAYS[day]:02d}{month + 1:02d}{year:02d}{serial:04d}"
 
-    def batch(self, size: int) -> dict[Table, list[Row]]:
-        """The next `size` claims (fewer at the end) with their rows, by table."""
-        self.rows = {t: [] for t in COLUMNS}
-        end = min(self.index + size, self.plan.claims)
+    def batch(self, start: int, end: int) -> dict[Table, list[Row]]:
+        """Claims start..end-1 with their rows, by table (their stream is replayed up to start)."""
+        end = min(end, self.plan.claims)
+        self._clear()
+        self.index = start - start % STREAM
         while self.index < end:
+            if self.index % STREAM == 0:
+                self._stream(self.index)
+            if self.index == start:
+                self._clear()
             self.claim()
             self.index += 1
         return self.rows
@@ -502,7 +562,7 @@ class _Generator:
         if not sample and rnd() < 0.3:
             parties = (*parties, self.new_cpr())
         payers = self.payers[cvr]
-        owner = None if rnd() < 0.2 else payers[self.below(len(payers))][0]
+        owner = None if rnd() < 0.2 else payers[int(rnd() * len(payers))][0]
         acc = _Account(self.enc.uuid(self.uuid()), type_code, parties, created)
         self.rows[store.accounts].append((acc.id, cvr, type_code, owner, self.enc.time[created]))
         self.accounts[cvr] = acc
@@ -510,19 +570,21 @@ class _Generator:
 
     def claim(self) -> None:  # noqa: PLR0915
         rnd = self.rng.random
-        below = self.below
         i = self.index
+        self.prefix = f"{(i << self.prefix_bits) | self.rng.getrandbits(self.prefix_bits):08x}"
         if i < self.n_samples:
             cvr = self.cvrs[i // SAMPLES_PER_AUTHORITY]
             kind = Kind.SAMPLE
         else:
             cvr = self.cvrs[bisect.bisect(self.auth_cum, rnd())]
             kind = self.kinds[bisect.bisect(self.kind_cum, rnd())]
-        created_day = -15 - below(525)
-        acc = self.account(cvr, created_day * DAY + SLOT * below(40), kind is Kind.SAMPLE)
+        created_day = -15 - int(rnd() * 525)
+        acc = self.account(cvr, created_day * DAY + SLOT * int(rnd() * 40), kind is Kind.SAMPLE)
         types = CLAIM_TYPES[acc.type_code]
-        code, lo, hi, text = types[below(len(types))]
-        principal = (lo // 100 + below((hi - lo) // 100)) * 100 + 25 * below(4) * (rnd() < 0.3)
+        code, lo, hi, text = types[int(rnd() * len(types))]
+        principal = (lo // 100 + int(rnd() * ((hi - lo) // 100))) * 100
+        if rnd() < 0.3:
+            principal += 25 * int(rnd() * 4)
         period_from = period_to = None
         day = self.enc.day
         if kind is Kind.SAMPLE:
@@ -530,75 +592,74 @@ class _Generator:
         elif kind is Kind.OPEN or kind is Kind.PARTLY_PAID:
             r = rnd()
             if r < 0.12:
-                period_from, period_to = day[created_day], day[1 + below(180)]
+                period_from, period_to = day[created_day], day[1 + int(rnd() * 180)]
             elif r < 0.17 and kind is Kind.OPEN:
-                start = 7 + below(83)
-                period_from, period_to = day[start], day[start + 14 + below(106)]
+                start = 7 + int(rnd() * 83)
+                period_from, period_to = day[start], day[start + 14 + int(rnd() * 106)]
         parties = acc.parties
         if len(parties) == 2 and rnd() >= 0.5:
             parties = parties[:1]
-        claim_int = self.uuid()
+        claim_hex = self.uuid()
         c = _Claim(
             self,
             cvr=cvr,
-            claim_id=self.enc.uuid(claim_int),
+            claim_id=self.enc.uuid(claim_hex),
             principal=principal,
             parties=parties,
             text=text,
             created_day=created_day,
         )
 
-        status = ClaimStatus.AKTIV
+        status = AKTIV
         if kind is Kind.PARTLY_PAID:
             if rnd() < 0.1:  # a payment made by mistake and reversed by its owner
                 c.mistaken_payment(c.part(principal))
-            for _ in range(1 + below(3)):
-                rest = c.restance
+            for _ in range(1 + int(rnd() * 3)):
+                rest = c.restance()
                 if rest < 2:
                     break
                 c.cover(c.part(rest), rnd() < 0.75)
         elif kind is Kind.PAID:
-            for _ in range(below(3)):
-                if c.restance < 2:
+            for _ in range(int(rnd() * 3)):
+                rest = c.restance()
+                if rest < 2:
                     break
-                c.cover(c.part(c.restance), rnd() < 0.8)
-            c.cover(c.restance, rnd() < 0.85)
-            status = ClaimStatus.AFSLUTTET
+                c.cover(c.part(rest), rnd() < 0.8)
+            c.cover(c.restance(), rnd() < 0.85)
+            status = AFSLUTTET
         elif kind is Kind.WRITTEN_DOWN:
             r = rnd()
             if r < 0.5:
-                c.write_down(c.part(principal), WriteDownKind.NEDREGULERING, "Delvis eftergivelse")
+                c.write_down(c.part(principal), NEDREGULERING, "Delvis eftergivelse")
             elif r < 0.75:
                 c.cover(c.part(principal), True)
                 if rnd() < 0.5:
-                    c.write_down(c.restance, WriteDownKind.NEDREGULERING, "Restbeløb eftergivet")
-                    status = ClaimStatus.AFSLUTTET
+                    c.write_down(c.restance(), NEDREGULERING, "Restbeløb eftergivet")
+                    status = AFSLUTTET
                 else:
-                    c.write_down(
-                        c.part(c.restance), WriteDownKind.NEDREGULERING, "Delvis eftergivelse"
-                    )
+                    c.write_down(c.part(c.restance()), NEDREGULERING, "Delvis eftergivelse")
             else:  # paid, then written down below what was paid: the payment is ordered back
                 amount = principal - c.part(principal)
                 payment = c.cover(amount, True)
                 c.write_down(
-                    principal - amount + 1 + below(amount - 1),
-                    WriteDownKind.NEDREGULERING,
+                    principal - amount + 1 + int(rnd() * (amount - 1)),
+                    NEDREGULERING,
                     "Fejlagtigt opkrævet beløb",
                 )
-                c.order_back(payment, amount, WriteDownKind.NEDREGULERING)
+                c.order_back(payment, amount, NEDREGULERING)
         elif kind is Kind.ANNULLED:
             r = rnd()
             payment = None
             if r < 0.25:
                 payment = c.cover(c.part(principal), True)
             elif r < 0.4:
-                c.write_down(c.part(principal), WriteDownKind.NEDREGULERING, "Delvis eftergivelse")
-            c.write_down(principal - c.written, WriteDownKind.ANNULLERING, "Fordringen annulleret")
+                c.write_down(c.part(principal), NEDREGULERING, "Delvis eftergivelse")
+            c.write_down(principal - c.written, ANNULLERING, "Fordringen annulleret")
             if payment is not None:
-                c.order_back(payment, c.covered, WriteDownKind.ANNULLERING)
+                c.order_back(payment, c.covered, ANNULLERING)
             c.t += SLOT
             c.annulled_at = self.enc.time[c.t]
-            status = ClaimStatus.ANNULLERET
+            status = ANNULLERET
 
         rows = self.rows
         due = created_day + 30
@@ -610,7 +671,7 @@ class _Generator:
                 code,
                 principal,
                 day[due],
-                day[due + 7 * below(3)],
+                day[due + 7 * int(rnd() * 3)],
                 period_from,
                 period_to,
                 c.annulled_at,
@@ -619,16 +680,17 @@ class _Generator:
         )
         lps = rows[store.liable_parties]
         lps.append((c.id, parties[0], "PRIMAER"))
+        by_kind = self.by_kind
         if len(parties) > 1:
             lps.append((c.id, parties[1], "SOLIDARISK"))
-            self.by_kind["two_liable_parties"] += 1
-        self.by_status[status.value] += 1
-        self.by_kind[kind.value] += 1
+            by_kind["two_liable_parties"] += 1
+        self.by_status[status] += 1
+        by_kind[kind] += 1
         if period_from is not None:
             future = period_from > day[0]
-            self.by_kind["payment_period_future" if future else "payment_period_open"] += 1
+            by_kind["payment_period_future" if future else "payment_period_open"] += 1
         if kind is Kind.SAMPLE:
-            self.samples.append(SampleClaim(cvr, UUID(int=claim_int), parties[0], principal))
+            self.samples.append(SampleClaim(cvr, UUID(claim_hex), parties[0], principal))
 
 
 def _cumulative(weights: Sequence[float]) -> list[float]:
@@ -638,6 +700,19 @@ def _cumulative(weights: Sequence[float]) -> list[float]:
 
 class _Claim:
     """One claim's ledger while it is drawn: coverages, write-downs, executed reversal orders."""
+
+    __slots__ = (
+        "annulled_at",
+        "covered",
+        "cvr",
+        "gen",
+        "id",
+        "parties",
+        "principal",
+        "t",
+        "text",
+        "written",
+    )
 
     def __init__(
         self,
@@ -656,48 +731,51 @@ class _Claim:
         self.principal = principal
         self.parties = parties
         self.text = text
-        self.t = created_day * DAY + SLOT * gen.below(40)
+        self.t = created_day * DAY + SLOT * int(gen.rng.random() * 40)
         self.written = 0
         self.covered = 0
         self.annulled_at: Any = None
 
-    @property
     def restance(self) -> int:
         return self.principal - self.written - self.covered
 
     def part(self, of: int) -> int:
         """Some whole kroner of `of` øre, at least 1 øre and less than `of` (for `of` ≥ 2)."""
-        return max(1, min(of - 1, of * (10 + self.gen.below(60)) // 10_000 * 100))
+        return max(1, min(of - 1, of * (10 + int(self.gen.rng.random() * 60)) // 10_000 * 100))
 
     def later(self) -> int:
-        self.t += SLOT * (4 + self.gen.below(280))
+        self.t += SLOT * (4 + int(self.gen.rng.random() * 280))
         return self.t
 
     def cover(self, amount: int, by_payment: bool) -> tuple[Any, Any, Any]:
         """A fagsystem's payment (id, owner, IndbetalingId) or another coverage (id only)."""
-        gen, enc = self.gen, self.gen.enc
+        gen = self.gen
+        enc = gen.enc
+        rnd = gen.rng.random
         t = self.later()
         self.covered += amount
         coverage_id = enc.uuid(gen.uuid())
         if by_payment:
             payers = gen.payers[self.cvr]
-            owner, units = payers[gen.below(len(payers))]
+            owner, units = payers[int(rnd() * len(payers))]
             payment_id = enc.uuid(gen.uuid())
-            row: Row = (
-                coverage_id,
-                self.id,
-                amount,
-                PAYMENT,
-                owner,
-                payment_id,
-                enc.day[t // DAY],
-                self.parties[gen.below(len(self.parties))],
-                units[gen.below(len(units))],
-                self.text,
-                self.restance,
-                enc.time[t],
+            parties = self.parties
+            gen.rows[store.coverages].append(
+                (
+                    coverage_id,
+                    self.id,
+                    amount,
+                    PAYMENT,
+                    owner,
+                    payment_id,
+                    enc.day[t // DAY],
+                    parties[int(rnd() * len(parties))],
+                    units[int(rnd() * len(units))],
+                    self.text,
+                    self.principal - self.written - self.covered,
+                    enc.time[t],
+                )
             )
-            gen.rows[store.coverages].append(row)
             return coverage_id, owner, payment_id
         gen.rows[store.coverages].append(
             (
@@ -711,7 +789,7 @@ class _Claim:
                 None,
                 None,
                 "Bankindbetaling",
-                self.restance,
+                self.principal - self.written - self.covered,
                 enc.time[t],
             )
         )
@@ -722,18 +800,18 @@ class _Claim:
         self.covered -= amount
         t = self.later()
         self.gen.rows[store.reversals].append(
-            (coverage_id, ReversalReason.FEJLREGISTRERING.value, None, None, self.gen.enc.time[t])
+            (coverage_id, FEJLREGISTRERING, None, None, self.gen.enc.time[t])
         )
 
-    def write_down(self, amount: int, kind: WriteDownKind, note: str) -> None:
+    def write_down(self, amount: int, kind: str, note: str) -> None:
         gen = self.gen
         t = self.later()
         self.written += amount
         gen.rows[store.write_downs].append(
-            (gen.enc.uuid(gen.uuid()), self.id, amount, kind.value, note, gen.enc.time[t])
+            (gen.enc.uuid(gen.uuid()), self.id, amount, kind, note, gen.enc.time[t])
         )
 
-    def order_back(self, payment: tuple[Any, Any, Any], amount: int, reason: WriteDownKind) -> None:
+    def order_back(self, payment: tuple[Any, Any, Any], amount: int, reason: str) -> None:
         """R6 done: the over-coverage the write-down made, ordered back and reversed."""
         gen, enc = self.gen, self.gen.enc
         coverage_id, owner, payment_id = payment
@@ -749,10 +827,10 @@ class _Claim:
                 owner,
                 self.cvr,
                 amount,
-                -self.restance,
-                reason.value,
+                -self.restance(),
+                reason,
                 None,
-                OrderState.UDFOERT.value,
+                UDFOERT,
                 1,
                 None,
                 None,
@@ -761,20 +839,25 @@ class _Claim:
             )
         )
         self.covered -= amount
-        gen.rows[store.reversals].append(
-            (coverage_id, ReversalReason.TILBAGEFOERSELSORDRE.value, order_id, None, done)
-        )
+        gen.rows[store.reversals].append((coverage_id, TILBAGEFOERSELSORDRE, order_id, None, done))
 
 
 # --- writing -----------------------------------------------------------------------------------
 
+BULK_TABLES = tuple(t.name for t in COLUMNS)
+
 
 @contextmanager
-def _bulk_load(conn: Connection) -> Iterator[None]:
-    """On SQLite, no syncs, foreign keys unchecked and a large cache while loading; restored after.
+def _bulk_load(conn: Connection, *, attach: bool) -> Iterator[None]:
+    """On SQLite, a rollback journal, no syncs, foreign keys unchecked and a large cache while
+    loading; all restored after (WAL included).
 
-    The generator makes every reference itself (parents before children in each batch); the
-    tests read the data back and check it.
+    The load is one transaction on a database that holds no claims yet, so a rollback journal
+    holds hardly more than the schema pages: it is nearly free, and a load that fails or is
+    killed leaves the empty database it found. (In WAL mode every page would be written twice,
+    to the log and then to the database.) The generator makes every reference itself; the tests
+    read the data back and check it. With `attach`, an in-memory schema `demo_part` receives
+    the workers' databases (attaching is not possible within the transaction).
     """
     if conn.dialect.name != "sqlite":
         yield
@@ -785,40 +868,38 @@ def _bulk_load(conn: Connection) -> Iterator[None]:
         name: raw.execute(f"PRAGMA {name}").fetchone()[0]
         for name in ("synchronous", "cache_size", "foreign_keys")
     }
+    journal = raw.execute("PRAGMA journal_mode").fetchone()[0]
     raw.execute("PRAGMA synchronous=OFF")
     raw.execute("PRAGMA cache_size=-262144")
     raw.execute("PRAGMA foreign_keys=OFF")
+    # Leaving WAL needs the only connection; if another is open, the load stays in WAL.
+    raw.execute("PRAGMA journal_mode=DELETE").fetchall()
+    if attach:
+        raw.execute("ATTACH DATABASE ':memory:' AS demo_part")
     try:
         yield
     finally:
+        if attach:
+            raw.execute("DETACH DATABASE demo_part")
+        raw.execute(f"PRAGMA journal_mode={journal}").fetchall()
         for name, value in before.items():
             raw.execute(f"PRAGMA {name}={int(value)}")
 
 
-def _write(
-    conn: Connection, enc: _Encoder, batch: dict[Table, list[Row]], counts: Counter[str]
-) -> None:
+def _sqlite_insert(table: Table) -> str:
+    cols = COLUMNS[table]
+    values = ", ".join("?" * len(cols))
+    return f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({values})"  # noqa: S608
+
+
+def _write(conn: Connection, enc: _Encoder, rows: dict[Table, list[Row]]) -> None:
     for table, cols in COLUMNS.items():
-        rows = batch[table]
-        if not rows:
+        if not rows[table]:
             continue
         if enc.raw:
-            conn.exec_driver_sql(_insert_sql(conn, table), rows)
+            conn.exec_driver_sql(_sqlite_insert(table), rows[table])
         else:
-            conn.execute(table.insert(), [dict(zip(cols, r, strict=True)) for r in rows])
-        counts[table.name] += len(rows)
-
-
-_SQL: dict[tuple[str, str], str] = {}
-
-
-def _insert_sql(conn: Connection, table: Table) -> str:
-    """The Core insert of the table's demo columns, compiled once for the driver."""
-    key = (conn.dialect.name, table.name)
-    if key not in _SQL:
-        stmt = table.insert().compile(dialect=conn.dialect, column_keys=list(COLUMNS[table]))
-        _SQL[key] = str(stmt)
-    return _SQL[key]
+            conn.execute(table.insert(), [dict(zip(cols, r, strict=True)) for r in rows[table]])
 
 
 def _write_parties(conn: Connection, plan: DemoPlan) -> None:
@@ -848,6 +929,107 @@ def _write_parties(conn: Connection, plan: DemoPlan) -> None:
     )
 
 
+def _drop_secondary_indexes(conn: Connection) -> list[str]:
+    """Drop the bulk tables' non-unique indexes of an empty SQLite database; their SQL back.
+
+    Building an index once over the loaded rows (a sort) costs a fraction of keeping it up to
+    date row by row. The indexes are recreated from their own SQL in `sqlite_master`, in the
+    same transaction, so the schema ends as the migration made it.
+    """
+    names = ", ".join("?" * len(BULK_TABLES))
+    for table in BULK_TABLES:
+        if conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is not None:  # noqa: S608
+            return []
+    query = f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ({names})"  # noqa: S608
+    found = conn.exec_driver_sql(query + " AND sql IS NOT NULL ORDER BY name", BULK_TABLES).all()
+    made = []
+    for name, sql in found:
+        if not sql.upper().startswith("CREATE INDEX"):
+            continue
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        made.append(sql)
+    return made
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A batch of claims drawn: its rows (in process) or a SQLite database holding them."""
+
+    rows: dict[Table, list[Row]] | None
+    database: bytes | None
+    counts: Mapping[str, int]
+    by_status: Counter[str]
+    by_kind: Counter[str]
+    samples: list[SampleClaim]
+
+
+def _part(gen: _Generator, start: int, end: int) -> _Part:
+    rows = gen.batch(start, end)
+    counts = {t.name: len(r) for t, r in rows.items()}
+    return _Part(rows, None, counts, gen.by_status, gen.by_kind, gen.samples)
+
+
+def _draw_into_database(task: tuple[DemoPlan, int, int]) -> _Part:
+    """In a worker process: draw claims start..end-1 into a new in-memory SQLite database.
+
+    Its tables have the demo columns only, no keys or types: the rows are checked when they are
+    copied into the real tables, and a table without indexes is the cheapest to fill.
+    """
+    plan, start, end = task
+    part = _part(_Generator(plan, _Encoder(True, plan.today)), start, end)
+    assert part.rows is not None  # noqa: S101
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        for table, cols in COLUMNS.items():
+            db.execute(f"CREATE TABLE {table.name} ({', '.join(cols)})")
+        db.execute("BEGIN")
+        for table, rows in part.rows.items():
+            db.executemany(_sqlite_insert(table), rows)
+        db.execute("COMMIT")
+        data = db.serialize()
+    finally:
+        db.close()
+    return _Part(None, data, part.counts, part.by_status, part.by_kind, part.samples)
+
+
+def _merge(conn: Connection, data: bytes) -> None:
+    """Copy a worker's rows into the database, within the load's transaction.
+
+    One `INSERT … SELECT` per table, inside SQLite; the coverages get their `seq` here, in the
+    order they were drawn.
+    """
+    raw = conn.connection.driver_connection
+    assert raw is not None  # noqa: S101
+    raw.deserialize(data, name="demo_part")
+    for table, cols in COLUMNS.items():
+        names = ", ".join(cols)
+        conn.exec_driver_sql(
+            f"INSERT INTO main.{table.name} ({names})"  # noqa: S608 - our own names
+            f" SELECT {names} FROM demo_part.{table.name} ORDER BY rowid"
+        )
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fork when nothing else runs in this process (fast, and safe then); otherwise spawn."""
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _worker_count(workers: int | None, plan: DemoPlan, batch_size: int) -> int:
+    if workers is not None:
+        return max(0, workers)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if (cpus or 1) < 2 or plan.claims < PARALLEL_FROM or plan.claims < 2 * batch_size:
+        return 0
+    return min(cpus or 1, MAX_WORKERS)
+
+
+PARALLEL_FROM = 20_000
+"""Fewer claims are drawn in this process: starting workers would cost more than they save."""
+MAX_WORKERS = 4
+
+
 def generate(
     engine: Engine,
     plan: DemoPlan,
@@ -855,12 +1037,22 @@ def generate(
     progress: bool = False,
     batch_size: int = DEFAULT_BATCH,
     console: Console | None = None,
+    workers: int | None = None,
 ) -> DemoSummary:
-    """Write the plan's demo data into a migrated, empty debitorsystem database."""
+    """Write the plan's demo data into a migrated, empty debitorsystem database.
+
+    One transaction: it all goes in, or nothing does. On SQLite with enough claims and CPUs,
+    `workers` processes (default: one per CPU, up to four) draw batches of `batch_size` claims
+    into in-memory databases while this process copies them in; `workers=0` draws them here.
+    The rows are the same either way.
+    """
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
     started = time.perf_counter()
     counts: Counter[str] = Counter()
+    by_status: Counter[str] = Counter()
+    by_kind: Counter[str] = Counter()
+    samples: list[SampleClaim] = []
     bar = Progress(
         TextColumn("[bold]Demodata"),
         BarColumn(),
@@ -871,25 +1063,50 @@ def generate(
         console=console,
         disable=not progress,
     )
-    with engine.connect() as conn, _bulk_load(conn), bar:
+    starts = range(0, plan.claims, batch_size)
+    sqlite = engine.dialect.name == "sqlite"
+    n_workers = _worker_count(workers, plan, batch_size) if sqlite else 0
+    with ExitStack() as stack:
+        # Workers start first, before this process opens the database or a progress thread.
+        pool = stack.enter_context(_pool_context().Pool(n_workers)) if n_workers else None
+        conn = stack.enter_context(engine.connect())
+        stack.enter_context(_bulk_load(conn, attach=pool is not None))
+        stack.enter_context(conn.begin())
+        _write_parties(conn, plan)
+        indexes = _drop_secondary_indexes(conn) if sqlite else []
+        parts: Iterator[_Part]
+        if pool is not None:
+            tasks = ((plan, s, s + batch_size) for s in starts)
+            parts = pool.imap(_draw_into_database, tasks)
+        else:
+            gen = _Generator(plan, _Encoder(sqlite, plan.today))
+            parts = (_part(gen, s, s + batch_size) for s in starts)
+        stack.enter_context(bar)
         task = bar.add_task("demo", total=plan.claims)
-        with conn.begin():
-            _write_parties(conn, plan)
-        enc = _Encoder(conn, plan.today)
-        gen = _Generator(plan, enc)
-        while gen.index < plan.claims:
-            batch = gen.batch(batch_size)
-            with conn.begin():
-                _write(conn, enc, batch, counts)
-            bar.update(task, completed=gen.index)
-        if conn.dialect.name == "sqlite":
+        enc = _Encoder(sqlite, plan.today)
+        done = 0
+        for part in parts:
+            if part.database is not None:
+                _merge(conn, part.database)
+            elif part.rows is not None:
+                _write(conn, enc, part.rows)
+            counts.update(part.counts)
+            by_status.update(part.by_status)
+            by_kind.update(part.by_kind)
+            samples.extend(part.samples)
+            done = min(done + batch_size, plan.claims)
+            bar.update(task, completed=done)
+        for sql in indexes:
+            conn.exec_driver_sql(sql)
+    if sqlite:
+        with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA optimize")
             conn.commit()
     return DemoSummary(
         plan=plan,
-        by_status=dict(gen.by_status),
-        by_kind=dict(gen.by_kind),
-        rows=dict(counts),
+        by_status=dict(by_status),
+        by_kind=dict(by_kind),
+        rows={t.name: counts[t.name] for t in COLUMNS if counts[t.name]},
         elapsed=time.perf_counter() - started,
-        sample_claims=tuple(gen.samples),
+        sample_claims=tuple(samples),
     )

@@ -6,13 +6,17 @@ composition root hands the same plan to the serviceplatform and the fagsystem, s
 agreements and ORG units match the debitorsystem's. `generate` then writes the plan's claims in
 bulk: accounts, liable parties, claims in every state, payments, other coverages, reversed
 payments, write-downs, annulments and executed reversal orders. Same seed, size and `today` give
-the same rows, UUIDs included (every UUID is drawn from the seeded generator).
+the same rows, UUIDs included (every UUID is drawn from the seeded generator), however the
+claims are batched and whichever process draws them.
 
-The rows are written with Core `insert()` statements, executemany in batches, one transaction
-per batch, not through the per-claim use cases: demo data has no history to announce, so no
-outbox messages are written. Every row still respects the ledger's rules: amounts > 0, no
-coverage beyond what is owed, every reversed payment has its reversal (and, when a write-down or
-annulment caused it, its executed reversal order), one `IndbetalingId` per owner.
+The rows are written in bulk, in one transaction, not through the per-claim use cases: demo
+data has no history to announce, so no outbox messages are written. On SQLite (the embedded
+default, where the load must be fast) worker processes draw batches into in-memory databases
+that this process copies in, the ids ascend so that every index on them is appended to, and the
+non-unique indexes are built once at the end. Every row still respects the ledger's rules:
+amounts > 0, no coverage beyond what is owed, every reversed payment has its reversal (and, when
+a write-down or annulment caused it, its executed reversal order), one `IndbetalingId` per
+owner.
 
 Fake CPR numbers: a party id is `urn:oio:cpr-nr:DDMMYYSSSS` with a day of month from 32 to 39.
 No CPR number has such a day (substitute numbers add 60 to the day, giving 61–91), so none of

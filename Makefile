@@ -27,8 +27,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
 
+## benchmarks: each prints a table of rates and their ratio to a baseline measured in the same run
 bench: $(STAMP)
-	$(BIN)/indbetaling bench
+	$(BIN)/python scripts/with_services.py -- $(BIN)/python scripts/bench_payments.py
+	$(BIN)/python scripts/bench_demo.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -41,7 +41,12 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    kwargs.setdefault("poolclass", NullPool)
+    if not parsed.database or parsed.database == ":memory:":
+        kwargs.setdefault("poolclass", NullPool)
+    else:
+        # Keep connections open: closing the last one checkpoints the WAL, at every transaction.
+        kwargs.setdefault("pool_size", 8)
+        kwargs.setdefault("max_overflow", 24)
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("check_same_thread", False)
     connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)

@@ -31,13 +31,14 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     and_,
+    bindparam,
     exists,
     func,
     or_,
     select,
     update,
 )
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from indbetaling.debitorsystem.domain import (
     Claim,
@@ -254,46 +255,53 @@ def lock_claim(conn: Connection, claim_id: UUID, authority_cvr: str) -> bool:
     return conn.execute(query).first() is not None
 
 
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+# Built once: constructing statements costs more than running them on the payment path.
+_CLAIMS_BY_ID = (
+    select(claims, accounts.c.type_code)
+    .join(accounts, accounts.c.id == claims.c.account_id)
+    .where(claims.c.id.in_(_IDS))
+)
+_PARTIES_BY_CLAIM = (
+    select(liable_parties)
+    .where(liable_parties.c.claim_id.in_(_IDS))
+    .order_by(liable_parties.c.claim_id, liable_parties.c.part_id)
+)
+_COVERAGES_BY_CLAIM = (
+    select(coverages, reversals.c.coverage_id.label("reversed_id"))
+    .outerjoin(reversals, reversals.c.coverage_id == coverages.c.id)
+    .where(coverages.c.claim_id.in_(_IDS))
+    .order_by(coverages.c.seq)
+)
+_WRITE_DOWNS_BY_CLAIM = (
+    select(write_downs).where(write_downs.c.claim_id.in_(_IDS)).order_by(write_downs.c.created_at)
+)
+_ORDERS_BY_CLAIM = (
+    select(reversal_orders)
+    .where(reversal_orders.c.claim_id.in_(_IDS))
+    .order_by(reversal_orders.c.created_at, reversal_orders.c.id)
+)
+
+
 def load_ledgers(conn: Connection, claim_ids: Sequence[UUID]) -> dict[UUID, ClaimLedger]:
     """The ledgers of these claims (all their coverages, write-downs and orders), by claim id."""
     if not claim_ids:
         return {}
-    ids = list(claim_ids)
-    claim_rows = conn.execute(
-        select(claims, accounts.c.type_code)
-        .join(accounts, accounts.c.id == claims.c.account_id)
-        .where(claims.c.id.in_(ids))
-    ).all()
+    params = {"ids": list(claim_ids)}
+    claim_rows = conn.execute(_CLAIMS_BY_ID, params).all()
     parties: dict[UUID, list[LiableParty]] = defaultdict(list)
-    for p in conn.execute(
-        select(liable_parties)
-        .where(liable_parties.c.claim_id.in_(ids))
-        .order_by(liable_parties.c.claim_id, liable_parties.c.part_id)
-    ):
+    for p in conn.execute(_PARTIES_BY_CLAIM, params):
         parties[p.claim_id].append(LiableParty(p.part_id, p.role))
     covs: dict[UUID, list[Coverage]] = defaultdict(list)
-    for c in conn.execute(
-        select(coverages, reversals.c.coverage_id.label("reversed_id"))
-        .outerjoin(reversals, reversals.c.coverage_id == coverages.c.id)
-        .where(coverages.c.claim_id.in_(ids))
-        .order_by(coverages.c.seq)
-    ):
+    for c in conn.execute(_COVERAGES_BY_CLAIM, params):
         covs[c.claim_id].append(_coverage_from_row(c))
     wds: dict[UUID, list[WriteDown]] = defaultdict(list)
-    for w in conn.execute(
-        select(write_downs)
-        .where(write_downs.c.claim_id.in_(ids))
-        .order_by(write_downs.c.created_at)
-    ):
+    for w in conn.execute(_WRITE_DOWNS_BY_CLAIM, params):
         wds[w.claim_id].append(
             WriteDown(w.id, w.claim_id, w.amount_ore, WriteDownKind(w.kind), w.text)
         )
     orders: dict[UUID, list[ReversalOrder]] = defaultdict(list)
-    for o in conn.execute(
-        select(reversal_orders)
-        .where(reversal_orders.c.claim_id.in_(ids))
-        .order_by(reversal_orders.c.created_at, reversal_orders.c.id)
-    ):
+    for o in conn.execute(_ORDERS_BY_CLAIM, params):
         orders[o.claim_id].append(order_from_row(o))
     return {
         row.id: ClaimLedger(

@@ -35,8 +35,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive
@@ -272,6 +273,16 @@ AmountOut = Annotated[str, Field(pattern=AMOUNT_OUT_PATTERN, examples=["1234.50"
 UuidOut = Annotated[str, Field(pattern=UUID_PATTERN)]
 
 
+def _date_text(value: object) -> object:
+    """JSON has no dates: a date is ISO text (a number is not read as a timestamp)."""
+    if not isinstance(value, str | date):
+        raise ValueError("skal være en dato som tekst, ÅÅÅÅ-MM-DD")
+    return value
+
+
+DateText = Annotated[date, BeforeValidator(_date_text)]
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -284,7 +295,7 @@ class SoegFordringTilIndbetalingRequest(_In):
     FordringId: UUID | None = None
     DebitorkontoTypeKode: KodeText | None = None
     KravtypeKode: KodeText | None = None
-    MaksimaltAntal: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE)
+    MaksimaltAntal: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE, strict=True)
     FortsaettelsesNoegle: str | None = Field(default=None, min_length=1, max_length=1000)
 
 
@@ -298,7 +309,7 @@ class IndbetalingType(_In):
         "integer digits, else the answer is AFVIST BELOEB_UGYLDIGT",
         examples=["1234.50"],
     )
-    Betalingsdato: date
+    Betalingsdato: DateText
     IndbetalerPartId: PartIdText
     IndbetalendeOrganisationsenhedId: UUID
     Tekst: TekstText | None = None
@@ -400,6 +411,7 @@ class Problem(BaseModel):
 
 INVALID = "UGYLDIG_FORESPOERGSEL"
 PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body cannot be read (e.g. not UTF-8)"},
     401: {"model": Problem, "description": "No valid caller identity"},
     413: {"model": Problem, "description": "The body is too large; nothing was read"},
     422: {"model": Problem, "description": "The request is malformed; nothing was changed"},
@@ -444,6 +456,8 @@ def _caller_route(verifier: CallerVerifier) -> type[APIRoute]:
                     return problem(422, INVALID, _validation_text(exc))
                 except InvalidRequest as exc:
                     return problem(422, INVALID, str(exc))
+                except HTTPException as exc:  # a body FastAPI cannot even decode
+                    return problem(exc.status_code, INVALID, str(exc.detail))
                 except Exception:
                     log.exception("REST call %s failed", request.url.path)
                     return problem(500, "INTERN_FEJL", "Intern fejl; prøv igen senere")

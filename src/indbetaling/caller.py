@@ -20,6 +20,10 @@ import jwt
 CALLER_HEADER = "X-Serviceplatform-Caller"
 CALLER_TOKEN_TTL_SECONDS = 120
 CALLER_ALGORITHMS = ["ES256", "RS256"]
+CALLER_TOKEN_TYPE = "serviceplatform-caller+jwt"  # noqa: S105 - a JWT type, no secret
+"""The JWT `typ` of a caller assertion. The platform signs access tokens with the same key, so a
+provider tells the two apart by this type (and the `use` claim), never by the signature alone."""
+CALLER_USE = "caller-assertion"
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,10 @@ def sign_caller(
         "iat": now,
         "exp": now + CALLER_TOKEN_TTL_SECONDS,
         "jti": str(uuid.uuid4()),
+        "use": CALLER_USE,
     }
-    return jwt.encode(claims, private_key, algorithm=algorithm, headers={"kid": kid})
+    headers = {"kid": kid, "typ": CALLER_TOKEN_TYPE}
+    return jwt.encode(claims, private_key, algorithm=algorithm, headers=headers)
 
 
 class CallerVerifier:
@@ -66,7 +72,13 @@ class CallerVerifier:
                 "the call did not come through the gateway"
             )
         try:
-            kid = str(jwt.get_unverified_header(token).get("kid", ""))
+            header = jwt.get_unverified_header(token)
+            if header.get("typ") != CALLER_TOKEN_TYPE:
+                raise CallerRejected(
+                    "Kalderidentiteten er ikke en gateway-erklæring / "
+                    "not a caller assertion (an access token is no caller identity)"
+                )
+            kid = str(header.get("kid", ""))
             key = self._keys.get(kid)
             if key is None:
                 raise CallerRejected("Ukendt nøgle i kalderidentiteten / unknown signing key")
@@ -75,8 +87,10 @@ class CallerVerifier:
                 key,
                 algorithms=CALLER_ALGORITHMS,
                 audience=self.audience,
-                options={"require": ["sub", "cvr", "aud", "exp", "iat"]},
+                options={"require": ["sub", "cvr", "aud", "exp", "iat", "use"]},
             )
+            if claims["use"] != CALLER_USE:
+                raise CallerRejected("Kalderidentiteten er ugyldig / not a caller assertion")
             return Caller(
                 it_system_id=uuid.UUID(str(claims["sub"])), authority_cvr=str(claims["cvr"])
             )

@@ -274,11 +274,6 @@ def test_other_liable_parties_roles_and_periods_come_through(wire_env: WireEnv) 
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the platform signs access tokens and caller assertions with one key and the same "
-    "claims, so a provider cannot tell a client's own token from the gateway's assertion",
-)
 def test_a_clients_access_token_is_not_a_caller_assertion(wire_env: WireEnv) -> None:
     # `stranger` has no service agreement: the gateway would refuse it (403)
     claim = wire_env.world.claim()

@@ -16,17 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, select, text
 
 from indbetaling import __version__, http_errors
+from indbetaling.caller import CallerVerifier
 from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID, TILBAGEFOER_ORDRE_ENTITY_ID
 from indbetaling.db import make_engine, migrate, read
 from indbetaling.debitorsystem import demo
 from indbetaling.debitorsystem import store as debitor_store
 from indbetaling.debitorsystem.api import staff_router
 from indbetaling.debitorsystem.service import DebitorService
+from indbetaling.debitorsystem.wire import provider_routers
 from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH, Gateway
 from indbetaling.serviceplatform.domain import Role
 from indbetaling.serviceplatform.service import Serviceplatform
@@ -80,7 +83,13 @@ def build(settings: Settings) -> System:
         openapi_url="/api/v1/openapi.json",
     )
     http_errors.install(app)
-    app.include_router(Gateway(platform).router())
+    # In one process the gateway forwards in-process; the registered endpoints stay absolute
+    # URLs, so the same registrations serve parts that run as separate processes.
+    in_process = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), timeout=30)
+    app.include_router(Gateway(platform, in_process).router())
+    verifier = CallerVerifier(platform.jwks(), DEBITOR_INDBETALING_ENTITY_ID)
+    for router in provider_routers(debitor, verifier):
+        app.include_router(router)
     app.include_router(staff_router(debitor), prefix="/debitorsystem")
 
     @app.get("/healthz", include_in_schema=False)

@@ -10,11 +10,15 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from serviceplatform.soap_client import kombit_headers, zeep_client
 
 CLAIMS_FOR_TEST = "600"
 
@@ -56,6 +60,61 @@ def wait_for_demo_json(data_dir: Path, proc: subprocess.Popen[bytes]) -> dict[st
         assert proc.poll() is None, f"indbetaling run exited with {proc.returncode}"
         time.sleep(0.1)
     raise AssertionError("demo.json was not written within 60 s")
+
+
+def sample_of(demo: dict[str, Any], cvr: str, n: int) -> dict[str, str]:
+    sample: dict[str, str] = [s for s in demo["sample_claims"] if s["cvr"] == cvr][n]
+    return sample
+
+
+def pay_over_soap(
+    base: str, token: str, cvr: str, fagsystem: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    """Search and pay a sample claim with zeep, through the gateway, as a vendor would."""
+    sample = sample_of(demo, cvr, 0)
+    client = zeep_client(f"{base}/service/OIR/DebitorIndbetalingAfsend/1?wsdl", token)
+    found = client.service.SoegFordringTilIndbetaling(
+        PartId=sample["part_id"], _soapheaders=kombit_headers(cvr)
+    )
+    assert found.Forretningskvittering.ForretningsValideringsKode == "ACCEPTERET"
+    assert sample["fordring_id"] in [str(f.FordringId) for f in found.FordringTilIndbetaling]
+    paid = client.service.ForetagIndbetaling(
+        Indbetaling={
+            "IndbetalingId": str(uuid.uuid4()),
+            "FordringId": sample["fordring_id"],
+            "Beloeb": Decimal("100.00"),
+            "Betalingsdato": date.today(),
+            "IndbetalerPartId": sample["part_id"],
+            "IndbetalendeOrganisationsenhedId": fagsystem["org_units"][0],
+        },
+        _soapheaders=kombit_headers(cvr),
+    )
+    assert paid.Forretningskvittering.ForretningsValideringsKode == "ACCEPTERET"
+    assert paid.Restance == Decimal(sample["restance"]) - Decimal("100.00")
+
+
+def pay_over_rest(
+    client: httpx.Client, token: str, cvr: str, fagsystem: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    sample = sample_of(demo, cvr, 1)
+    answer = client.post(
+        "/api/v1/debitorindbetaling/foretag-indbetaling",
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+        json={
+            "Indbetaling": {
+                "IndbetalingId": str(uuid.uuid4()),
+                "FordringId": sample["fordring_id"],
+                "Beloeb": "50.00",
+                "Betalingsdato": date.today().isoformat(),
+                "IndbetalerPartId": sample["part_id"],
+                "IndbetalendeOrganisationsenhedId": fagsystem["org_units"][0],
+            }
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["Forretningskvittering"]["ForretningsValideringsKode"] == "ACCEPTERET"
+    assert Decimal(body["Restance"]) == Decimal(sample["restance"]) - Decimal("50.00")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -109,6 +168,9 @@ def test_run_serves_demo_data_and_survives_a_restart(tmp_path: Path) -> None:
             assert issued.json()["token_type"].lower() == "bearer"
             wsdl = client.get("/service/OIR/DebitorIndbetalingAfsend/1?wsdl")
             assert f"http://127.0.0.1:{port}/service/OIR/DebitorIndbetalingAfsend/1" in wsdl.text
+            token = issued.json()["access_token"]
+            pay_over_soap(base, token, first_cvr, fagsystem, demo)
+            pay_over_rest(client, token, first_cvr, fagsystem, demo)
     finally:
         stop(proc)
     # A second start keeps the data and the credentials.

@@ -142,7 +142,9 @@ class ReversalOrderClient:
         self._lock = threading.Lock()
         self._zeep = zeep.Client(  # type: ignore[no-untyped-call]
             str(contract_path(TILBAGEFOER_ORDRE_WSDL)),
-            settings=zeep.Settings(forbid_external=True, strict=True, xml_huge_tree=False),
+            settings=zeep.Settings(
+                forbid_external=True, forbid_dtd=True, strict=True, xml_huge_tree=False
+            ),
         )
         service = self._zeep.create_service(  # type: ignore[no-untyped-call]
             BINDING, self.gateway_url + SERVICE_PATH

@@ -61,6 +61,11 @@ def _demo_secret(settings: Settings, name: str) -> str:
     return digest.hexdigest()[:40]
 
 
+def operator_token(settings: Settings) -> str:
+    """The platform operators' token for the audit log: set it, or the demo derives one."""
+    return settings.operator_token or _demo_secret(settings, "operator")
+
+
 def build(settings: Settings) -> System:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engines = {
@@ -86,7 +91,9 @@ def build(settings: Settings) -> System:
     # In one process the gateway forwards in-process; the registered endpoints stay absolute
     # URLs, so the same registrations serve parts that run as separate processes.
     in_process = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), timeout=30)
-    app.include_router(Gateway(platform, in_process).router())
+    app.include_router(
+        Gateway(platform, in_process, operator_token=operator_token(settings)).router()
+    )
     verifier = CallerVerifier(platform.jwks(), DEBITOR_INDBETALING_ENTITY_ID)
     for router in provider_routers(debitor, verifier):
         app.include_router(router)
@@ -199,6 +206,7 @@ def _demo_json(system: System, plan: demo.DemoPlan, stored: dict[str, Any]) -> d
         ],
         "sample_claims": stored["sample_claims"],
         "staff_tokens": stored.get("staff_tokens", {}),
+        "operator_token": operator_token(settings),
     }
 
 

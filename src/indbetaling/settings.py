@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     demo_seed: int = 1590
     demo_claims: int = 2000
     log_json: bool = False
+    operator_token: str | None = None
+    """Bearer token of the platform's operators (audit log); the demo derives one when unset."""
 
     def database_url(self, part: Part) -> str:
         url: str | None = getattr(self, f"{part}_database_url")

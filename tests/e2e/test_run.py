@@ -171,6 +171,14 @@ def test_run_serves_demo_data_and_survives_a_restart(tmp_path: Path) -> None:
             token = issued.json()["access_token"]
             pay_over_soap(base, token, first_cvr, fagsystem, demo)
             pay_over_rest(client, token, first_cvr, fagsystem, demo)
+            audit = "/serviceplatform/api/v1/audit"
+            assert client.get(audit).status_code == 401
+            operator = {"Authorization": f"Bearer {demo['operator_token']}"}
+            calls = client.get(audit, headers=operator).json()
+            assert {(c["operation"], c["outcome"]) for c in calls} >= {
+                ("ForetagIndbetaling", "ACCEPTERET"),
+                ("SoegFordringTilIndbetaling", "ACCEPTERET"),
+            }
     finally:
         stop(proc)
     # A second start keeps the data and the credentials.

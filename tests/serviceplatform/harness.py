@@ -123,6 +123,9 @@ class Platform:
         )
 
 
+OPERATOR_TOKEN = "operator-test-token"
+
+
 @pytest.fixture
 def sp(live_server: LiveServer, part_engine: Any, backend: str) -> Iterator[Platform]:
     engine = part_engine("serviceplatform", backend)
@@ -133,7 +136,7 @@ def sp(live_server: LiveServer, part_engine: Any, backend: str) -> Iterator[Plat
     providers_client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=PROVIDER_BASE
     )
-    gateway = Gateway(platform, providers_client)
+    gateway = Gateway(platform, providers_client, operator_token=OPERATOR_TOKEN)
     app.include_router(gateway.router())
     jwks = platform.jwks()
     debitor_a, debitor_b = EchoDebitorsystem("a"), EchoDebitorsystem("b")

@@ -13,9 +13,10 @@ import zeep.exceptions
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID, TILBAGEFOER_ORDRE_ENTITY_ID
-from serviceplatform.harness import CVR_A, CVR_B, CVR_OTHER, Platform
+from serviceplatform.harness import CVR_A, CVR_B, CVR_OTHER, OPERATOR_TOKEN, Platform
 from serviceplatform.soap_client import kombit_headers, zeep_client
 
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 DEBITOR = "/service/OIR/DebitorIndbetalingAfsend/1"
 NS = "http://oir.serviceplatformen.dk/xml/schemas/DebitorIndbetaling/1/"
 
@@ -125,7 +126,16 @@ def test_the_audit_log_keeps_every_call_with_cpr_masked(sp: Platform) -> None:
     )
     post(sp, envelope(), sp.token("stranger", CVR_A))
     post(sp, envelope(), None)
-    rows = httpx.get(f"{sp.base_url}/serviceplatform/api/v1/audit").json()
+    audit = f"{sp.base_url}/serviceplatform/api/v1/audit"
+    assert httpx.get(audit).status_code == 401
+    assert httpx.get(audit, headers={"Authorization": "Bearer guess"}).status_code == 401
+    assert (
+        httpx.get(
+            audit, headers={"Authorization": f"Bearer {sp.token('fagsystem_1', CVR_A)}"}
+        ).status_code
+        == 401
+    )
+    rows = httpx.get(audit, headers=OPERATOR).json()
     assert [r["http_status"] for r in rows] == [401, 403, 200]
     unauthenticated, forbidden, ok = rows
     assert ok["it_system_id"] == str(sp.systems["fagsystem_1"].id)
@@ -143,7 +153,6 @@ def test_the_audit_log_keeps_every_call_with_cpr_masked(sp: Platform) -> None:
     assert unauthenticated["it_system_id"] is None
     assert "0101011234" not in json.dumps(rows)
     only_a = httpx.get(
-        f"{sp.base_url}/serviceplatform/api/v1/audit",
-        params={"it_system_id": str(sp.systems["stranger"].id)},
+        audit, headers=OPERATOR, params={"it_system_id": str(sp.systems["stranger"].id)}
     ).json()
     assert [r["outcome"] for r in only_a] == ["FORBIDDEN"]

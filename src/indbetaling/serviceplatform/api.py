@@ -21,6 +21,7 @@ the caller's own token or any `X-Serviceplatform-*` header the caller sent.
 from __future__ import annotations
 
 import base64
+import hmac
 import time
 import uuid
 from dataclasses import dataclass
@@ -96,10 +97,14 @@ class Gateway:
         http_client: httpx.AsyncClient | None = None,
         *,
         max_body_bytes: int = MAX_BODY_BYTES,
+        operator_token: str | None = None,
     ) -> None:
+        """`operator_token` opens the audit log to the platform's operators (Bearer); without
+        it the audit log is not served over HTTP at all."""
         self.platform = platform
         self.http = http_client or httpx.AsyncClient(timeout=FORWARD_TIMEOUT_SECONDS)
         self.max_body_bytes = max_body_bytes
+        self.operator_token = operator_token
         self.debitor_contract = load_contract(DEBITOR_INDBETALING_WSDL)
         self.tilbagefoer_contract = load_contract(TILBAGEFOER_ORDRE_WSDL)
 
@@ -128,7 +133,8 @@ class Gateway:
             methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             include_in_schema=False,
         )
-        router.add_api_route(AUDIT_PATH, self.audit, methods=["GET"], tags=["serviceplatform"])
+        if self.operator_token:
+            router.add_api_route(AUDIT_PATH, self.audit, methods=["GET"], tags=["serviceplatform"])
         return router
 
     # -- token service -------------------------------------------------------------------
@@ -321,11 +327,18 @@ class Gateway:
 
     async def audit(
         self,
+        request: Request,
         limit: int = Query(100, ge=1, le=1000),
         before_id: int | None = Query(None, ge=1),
         it_system_id: uuid.UUID | None = None,
         authority_cvr: str | None = Query(None, pattern=r"^\d{8}$"),
-    ) -> list[dict[str, Any]]:
+    ) -> Any:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        expected = self.operator_token or ""
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), expected.encode()
+        ):
+            return _problem(401, "Revisionsloggen kræver operatørens token", _www_authenticate(401))
         return await run_in_threadpool(
             lambda: self.platform.audit_log(
                 limit=limit,

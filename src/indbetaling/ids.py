@@ -10,6 +10,7 @@ CVR_PREFIX = "urn:oio:cvr-nr:"
 _CPR_URN = re.compile(r"^urn:oio:cpr-nr:(\d{10})$")
 _CVR_URN = re.compile(r"^urn:oio:cvr-nr:(\d{8})$")
 _CVR = re.compile(r"^\d{8}$")
+_CPR_IN_TEXT = re.compile(r"(?<![0-9A-Za-z-])(\d{6})-?\d{4}(?![0-9A-Za-z-])")
 
 
 class InvalidId(ValueError):
@@ -49,8 +50,9 @@ def mask_part_id(part_id: str) -> str:
 
 
 def mask_cpr_in_text(text: str) -> str:
-    """Mask every ten-digit run (a CPR number, with or without URN) in free text."""
-    return re.sub(r"(?<!\d)(\d{6})-?\d{4}(?!\d)", r"\1-XXXX", text)
+    """Mask every CPR number (ten digits, or six, a hyphen and four) standing on its own in free
+    text, with or without URN; digits inside a longer word, such as a UUID, are left alone."""
+    return _CPR_IN_TEXT.sub(r"\1-XXXX", text)
 
 
 def parse_uuid(text: str, what: str = "Id") -> uuid.UUID:

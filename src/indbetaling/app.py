@@ -11,8 +11,13 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
+import threading
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +33,22 @@ from indbetaling.db import make_engine, migrate, read
 from indbetaling.debitorsystem import demo
 from indbetaling.debitorsystem import store as debitor_store
 from indbetaling.debitorsystem.api import staff_router
+from indbetaling.debitorsystem.relay import (
+    RelaySettings,
+    ReversalOrderClient,
+    ReversalOrderRelay,
+    run_relay,
+)
 from indbetaling.debitorsystem.service import DebitorService
 from indbetaling.debitorsystem.wire import provider_routers
+from indbetaling.fagsystem.reversal_orders import reversal_order_router
 from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH, Gateway
 from indbetaling.serviceplatform.domain import Role
 from indbetaling.serviceplatform.service import Serviceplatform
 from indbetaling.settings import Settings
 
+PURGE_INTERVAL_SECONDS = 6 * 3600
+log = logging.getLogger("indbetaling")
 DEMO_NAMESPACE = uuid.UUID("6f0c1b1e-2b8f-4f7e-9a51-1590b0300001")
 
 
@@ -70,7 +84,7 @@ def build(settings: Settings) -> System:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engines = {
         part: make_engine(settings.database_url(part))
-        for part in ("debitorsystem", "serviceplatform")
+        for part in ("debitorsystem", "serviceplatform", "fagsystem")
     }
     for part, engine in engines.items():
         migrate(engine, part)
@@ -81,7 +95,9 @@ def build(settings: Settings) -> System:
         engines["serviceplatform"],
         frozenset({DEBITOR_INDBETALING_ENTITY_ID, TILBAGEFOER_ORDRE_ENTITY_ID}),
     )
+    workers = BackgroundWorkers()
     app = FastAPI(
+        lifespan=workers.lifespan,
         title="Indbetaling",
         version=__version__,
         description="KOMBIT SF1590_B_03 Afsend DebitorIndbetaling: all five parts on one port.",
@@ -98,6 +114,17 @@ def build(settings: Settings) -> System:
     for router in provider_routers(debitor, verifier):
         app.include_router(router)
     app.include_router(staff_router(debitor), prefix="/debitorsystem")
+    orders_verifier = CallerVerifier(platform.jwks(), TILBAGEFOER_ORDRE_ENTITY_ID)
+    for fagsystem in demo.make_plan(settings.demo_seed, settings.demo_claims).fagsystems:
+        app.include_router(
+            reversal_order_router(engines["fagsystem"], fagsystem.id, orders_verifier),
+            prefix=f"/fagsystem/{fagsystem.id}",
+        )
+    workers.add_thread(
+        "tilbageførselsordrer",
+        lambda stop: run_relay(stop, _reversal_order_relay(settings, engines["debitorsystem"])),
+    )
+    workers.add_thread("glemte svar", lambda stop: _forget_old_answers(stop, settings, debitor))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -116,6 +143,55 @@ def build(settings: Settings) -> System:
         return JSONResponse({"ready": not failing, "failing": failing}, status_code=status)
 
     return System(settings, app, engines, debitor, platform)
+
+
+def _reversal_order_relay(settings: Settings, engine: Engine) -> ReversalOrderRelay:
+    client = ReversalOrderClient(
+        RelaySettings(
+            gateway_url=settings.base_url,
+            client_id="debitorsystem",
+            client_secret=_demo_secret(settings, "debitorsystem"),
+        )
+    )
+    return ReversalOrderRelay(engine, client)
+
+
+def _forget_old_answers(stop: threading.Event, settings: Settings, debitor: DebitorService) -> None:
+    retention = timedelta(days=settings.idempotency_retention_days)
+    while not stop.is_set():
+        try:
+            debitor.forget_old_answers(retention)
+        except Exception:
+            log.exception("forgetting old idempotent answers failed; trying again later")
+        stop.wait(PURGE_INTERVAL_SECONDS)
+
+
+class BackgroundWorkers:
+    """The parts' background loops (relays, clean-up), started and stopped with the server."""
+
+    def __init__(self) -> None:
+        self._loops: list[tuple[str, Callable[[threading.Event], None]]] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def add_thread(self, name: str, loop: Callable[[threading.Event], None]) -> None:
+        self._loops.append((name, loop))
+
+    @asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        self._stop.clear()
+        self._threads = [
+            threading.Thread(target=loop, args=(self._stop,), name=name, daemon=True)
+            for name, loop in self._loops
+        ]
+        for thread in self._threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            for thread in self._threads:
+                thread.join(timeout=10)
 
 
 def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:

@@ -117,6 +117,37 @@ def pay_over_rest(
     assert Decimal(body["Restance"]) == Decimal(sample["restance"]) - Decimal("50.00")
 
 
+def order_reversal_and_see_it_delivered(
+    client: httpx.Client, demo: dict[str, Any], sample: dict[str, str]
+) -> None:
+    """Staff write the paid claim down below what was paid; the relay delivers the reversal
+    order through the gateway to the paying fagsystem (R6, R7)."""
+    cvr = sample["cvr"]
+    staff = {"Authorization": f"Bearer {demo['staff_tokens'][cvr]}"}
+    base = f"/debitorsystem/api/v1/myndigheder/{cvr}"
+    owed_now = Decimal(sample["restance"]) - Decimal("100.00")
+    down = client.post(
+        f"{base}/fordringer/{sample['fordring_id']}/nedreguleringer",
+        headers=staff,
+        json={"Beloeb": str(owed_now + Decimal("50.00")), "Tekst": "Takst rettet"},
+    )
+    assert down.status_code == 200, down.text
+    (order,) = down.json()["TilbagefoerselsOrdrer"]
+    assert order["Overdaekning"] == "50.00"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        orders = client.get(f"{base}/tilbagefoerselsordrer", headers=staff).json()
+        state = next(
+            o["Tilstand"]
+            for o in orders
+            if o["TilbagefoerselsOrdreId"] == order["TilbagefoerselsOrdreId"]
+        )
+        if state not in {"OPRETTET", "AFSENDT"}:
+            break
+        time.sleep(0.5)
+    assert state == "MODTAGET"
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGINT)
     try:
@@ -171,6 +202,7 @@ def test_run_serves_demo_data_and_survives_a_restart(tmp_path: Path) -> None:
             token = issued.json()["access_token"]
             pay_over_soap(base, token, first_cvr, fagsystem, demo)
             pay_over_rest(client, token, first_cvr, fagsystem, demo)
+            order_reversal_and_see_it_delivered(client, demo, sample_of(demo, first_cvr, 0))
             audit = "/serviceplatform/api/v1/audit"
             assert client.get(audit).status_code == 401
             operator = {"Authorization": f"Bearer {demo['operator_token']}"}

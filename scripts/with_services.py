@@ -138,42 +138,64 @@ def rabbitmq_env(root: Path, port: int) -> dict[str, str]:
     }
 
 
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+RABBITMQ_CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
+
+
+class RabbitNode:
+    """A private RabbitMQ node in `root` on loopback `port`; it can be stopped and started again
+    as the same node (same name, same mnesia directory), as a broker restart in production."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root = root
+        self.port = port
+        (root / "enabled_plugins").write_text("[].\n")
+        (root / "rabbitmq.conf").write_text("loopback_users = none\n")
+        self.env = rabbitmq_env(root, port)
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def _ctl(self, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            [str(RABBITMQ_CTL), *args],
+            env=self.env,
+            check=check,
+            cwd=self.root,
+            stdout=subprocess.DEVNULL,
+            stderr=None if check else subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        """Start the node and return once it accepts connections."""
+        subprocess.run([str(RABBITMQ_SERVER), "-detached"], env=self.env, check=True, cwd=self.root)
+        self._ctl("wait", "--timeout", "120", self.env["RABBITMQ_PID_FILE"])
+        self._ctl("await_startup", "--timeout", "120")
+
+    def stop(self, *, check: bool = True) -> None:
+        """Stop the node (the Erlang VM exits); its durable queues stay in the mnesia dir."""
+        self._ctl("shutdown", check=check)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
 @contextlib.contextmanager
 def rabbitmq() -> Iterator[str | None]:
-    server = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
-    ctl = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
-    if not server.exists():
+    if not RABBITMQ_SERVER.exists():
         log("rabbitmq-server not found; RabbitMQ tests will not run")
         yield None
         return
     root = Path(tempfile.mkdtemp(prefix="indbetaling-rmq-"))
-    port = free_port()
-    (root / "enabled_plugins").write_text("[].\n")
-    (root / "rabbitmq.conf").write_text("loopback_users = none\n")
-    env = rabbitmq_env(root, port)
-    subprocess.run([str(server), "-detached"], env=env, check=True, cwd=root)
-    subprocess.run(
-        [str(ctl), "wait", "--timeout", "120", env["RABBITMQ_PID_FILE"]],
-        env=env,
-        check=True,
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"amqp://guest:guest@127.0.0.1:{port}/"
-    log(f"RabbitMQ on {url}")
-    # Tests that restart the broker use these to find it again.
-    os.environ["INDBETALING_TEST_RABBITMQ_HOME"] = str(root)
+    node = RabbitNode(root, free_port())
+    node.start()
+    log(f"RabbitMQ on {node.url}")
     try:
-        yield url
+        yield node.url
     finally:
-        subprocess.run(
-            [str(ctl), "shutdown"],
-            env=env,
-            check=False,
-            cwd=root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        node.stop(check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 

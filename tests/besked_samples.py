@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from indbetaling.besked import ObjectAction, build_envelope
-from indbetaling.fordring import ClaimStatus, ClaimView, LiableParty
+from indbetaling.db import write
+from indbetaling.debitorsystem import store as debitor_store
+from indbetaling.debitorsystem.service import MESSAGE_TOPIC
+from indbetaling.fordring import ClaimStatus, ClaimView, LiableParty, view_to_json
+from indbetaling.idempotency import canonical_json
 
 KOMBIT_SAMPLES = Path(__file__).resolve().parent / "kombit_examples"
 RESTDELIVERY_MESSAGE = (
@@ -69,3 +76,41 @@ def envelope(
     return transaction, build_envelope(
         view, action=action, transaction_id=transaction, source_system=SOURCE_SYSTEM
     )
+
+
+def outbox_payload(
+    view: ClaimView,
+    action: ObjectAction = ObjectAction.OPRETTET,
+    *,
+    besked_id: uuid.UUID | None = None,
+) -> tuple[str, bytes]:
+    """(BeskedId, payload) of a debitorsystem outbox message, in the shape it writes them."""
+    message_id = besked_id or uuid.uuid4()
+    payload = {
+        "BeskedId": str(message_id),
+        "TransaktionsId": str(uuid.uuid4()),
+        "ObjektHandling": action.value,
+        "Dannelsestidspunkt": datetime(2026, 11, 26, 10, tzinfo=UTC).isoformat(),
+        "Kildesystem": str(SOURCE_SYSTEM),
+        "FordringTilIndbetaling": view_to_json(view),
+    }
+    return str(message_id), canonical_json(payload)
+
+
+def fill_outbox(engine: Engine, views: Iterable[ClaimView]) -> list[str]:
+    """Write one Oprettet message per claim to the debitorsystem's outbox; their BeskedIds."""
+    rows = []
+    for view in views:
+        besked_id, payload = outbox_payload(view)
+        rows.append(
+            {
+                "message_id": besked_id,
+                "topic": MESSAGE_TOPIC,
+                "payload": payload,
+                "created_at": datetime.now(UTC),
+                "attempts": 0,
+            }
+        )
+    with write(engine) as conn:
+        conn.execute(debitor_store.outbox.insert(), rows)
+    return [str(r["message_id"]) for r in rows]

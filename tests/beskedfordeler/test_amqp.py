@@ -1,4 +1,5 @@
-"""The RabbitMQ transport: publish to AFSEND_BESKED_EXCHANGE, routed into mailbox queues."""
+"""The RabbitMQ transport: publish to AFSEND_BESKED_EXCHANGE, routed into mailbox queues; a
+pulled message comes back after a nack or a disconnect."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ async def test_amqp_pull_reaches_exactly_the_matching_mailboxes(
     service.subscribe(bf, box_b, Filter(authority_cvr="99999999"))
     transport = AmqpTransport(amqp_url)
     await transport.connect()
-    distributor = AmqpDistributor(bf, transport)
+    distributor = AmqpDistributor(bf, transport, intake_queue=f"intake-{uuid.uuid4()}")
     await distributor.start()
     publisher = AmqpPublisher(amqp_url, DEBITORSYSTEM)
     await publisher.connect()
@@ -65,3 +66,33 @@ async def test_amqp_pull_reaches_exactly_the_matching_mailboxes(
         await distributor.stop()
         await publisher.close()
         await transport.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_pulled_message_comes_back_after_nack_and_after_disconnect(
+    bf: Beskedfordeler, amqp_url: str
+) -> None:
+    box = str(uuid.uuid4())
+    first = AmqpTransport(amqp_url)
+    await first.connect()
+    try:
+        await first.place(box, "besked-1", b"<x/>")
+        taken = await first.pull(box, 10)
+        assert [(d.besked_id, d.redelivered) for d in taken] == [("besked-1", False)]
+        assert await first.pull(box, 10) == []  # unacked: not handed out twice
+        assert await first.nack(box, taken[0].tag)
+        again = await first.pull(box, 10)
+        assert [(d.besked_id, d.redelivered) for d in again] == [("besked-1", True)]
+    finally:
+        await first.close()  # the subscriber goes away without acking
+    second = AmqpTransport(amqp_url)
+    await second.connect()
+    try:
+        after_disconnect = await second.pull(box, 10)
+        assert [(d.besked_id, d.redelivered) for d in after_disconnect] == [("besked-1", True)]
+        assert await second.ack(box, after_disconnect[0].tag)
+        assert not await second.ack(box, after_disconnect[0].tag)  # unknown tag now
+        assert await second.pull(box, 10) == []
+        await second.channel.queue_delete(box)
+    finally:
+        await second.close()

@@ -80,15 +80,21 @@ class DatabaseTransport:
 class AmqpTransport:
     """Mailboxes as durable RabbitMQ queues named by their UUID (aio-pika, robust connection)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, confirm_timeout: float = 10.0, reconnect_interval: float = 5.0
+    ) -> None:
         self.url = url
+        self.confirm_timeout = confirm_timeout
+        self.reconnect_interval = reconnect_interval
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._channel: aio_pika.abc.AbstractChannel | None = None
         self._declared: set[str] = set()
         self._unacked: dict[tuple[str, int], AbstractIncomingMessage] = {}
 
     async def connect(self) -> None:
-        self._connection = await aio_pika.connect_robust(self.url)
+        self._connection = await aio_pika.connect_robust(
+            self.url, reconnect_interval=self.reconnect_interval
+        )
         self._channel = await self._connection.channel(publisher_confirms=True)
 
     async def close(self) -> None:
@@ -116,7 +122,9 @@ class AmqpTransport:
             content_type="application/xml",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
-        await self.channel.default_exchange.publish(message, routing_key=mailbox_id)
+        await self.channel.default_exchange.publish(
+            message, routing_key=mailbox_id, timeout=self.confirm_timeout
+        )
 
     async def pull(self, mailbox_id: str, limit: int) -> list[Delivery]:
         queue = await self.declare_mailbox(mailbox_id)
@@ -156,10 +164,18 @@ async def declare_exchange(channel: aio_pika.abc.AbstractChannel) -> aio_pika.ab
 class AmqpDistributor:
     """Consumes `AFSEND_BESKED_EXCHANGE`, routes each message and places it in its mailboxes."""
 
-    def __init__(self, bf: Beskedfordeler, transport: AmqpTransport, prefetch: int = 200) -> None:
+    def __init__(
+        self,
+        bf: Beskedfordeler,
+        transport: AmqpTransport,
+        prefetch: int = 200,
+        *,
+        intake_queue: str = INTAKE_QUEUE,
+    ) -> None:
         self.bf = bf
         self.transport = transport
         self.prefetch = prefetch
+        self.intake_queue = intake_queue
         self._consumer_tag: str | None = None
         self._queue: aio_pika.abc.AbstractQueue | None = None
 
@@ -167,7 +183,7 @@ class AmqpDistributor:
         channel = self.transport.channel
         await channel.set_qos(prefetch_count=self.prefetch)
         exchange = await declare_exchange(channel)
-        self._queue = await channel.declare_queue(INTAKE_QUEUE, durable=True)
+        self._queue = await channel.declare_queue(self.intake_queue, durable=True)
         await self._queue.bind(exchange)
         self._consumer_tag = await self._queue.consume(self.handle)
 
@@ -207,16 +223,32 @@ class AmqpDistributor:
 
 
 class AmqpPublisher:
-    """`BeskedAfsend` over AMQP for a publisher (the debitorsystem's outbox relay)."""
+    """`BeskedAfsend` over AMQP for a publisher (the debitorsystem's outbox relay).
 
-    def __init__(self, url: str, publisher_id: str) -> None:
+    `publish` returns once the broker confirmed the message; a refused or lost confirmation, a
+    broker that is away, or no confirmation within `confirm_timeout` seconds raises, so the relay
+    sends the message again (the robust connection reconnects by itself meanwhile).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        publisher_id: str,
+        *,
+        confirm_timeout: float = 10.0,
+        reconnect_interval: float = 5.0,
+    ) -> None:
         self.url = url
         self.publisher_id = publisher_id
+        self.confirm_timeout = confirm_timeout
+        self.reconnect_interval = reconnect_interval
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
 
     async def connect(self) -> None:
-        self._connection = await aio_pika.connect_robust(self.url)
+        self._connection = await aio_pika.connect_robust(
+            self.url, reconnect_interval=self.reconnect_interval
+        )
         channel = await self._connection.channel(publisher_confirms=True)
         self._exchange = await declare_exchange(channel)
 
@@ -236,4 +268,22 @@ class AmqpPublisher:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             **properties,
         )
-        await self._exchange.publish(message, routing_key="")
+        await self._exchange.publish(message, routing_key="", timeout=self.confirm_timeout)
+
+
+class DatabasePublisher:
+    """`BeskedAfsend` on the embedded default: route and place in the Beskedfordeler's database.
+
+    A message the Beskedfordeler refuses (StandardRetur 40: invalid, or a publisher without
+    permission for its type) is logged and not sent again, as over AMQP.
+    """
+
+    def __init__(self, bf: Beskedfordeler, publisher_id: str) -> None:
+        self.bf = bf
+        self.publisher_id = publisher_id
+
+    async def publish(self, transaction_id: str, envelope_xml: bytes) -> None:
+        try:
+            service.publish(self.bf, self.publisher_id, envelope_xml)
+        except BeskedfordelerError as exc:
+            log.warning("message %s refused: %s", transaction_id, exc)

@@ -35,12 +35,7 @@ EXTERN_TEST_BESKED = (
     / "example_messages"
     / "externTestBesked.xml"
 )
-VAERDILISTE_EXAMPLES = (
-    RESTDELIVERY_MESSAGE.parents[4]
-    / "bf-client-example-app"
-    / "src"
-    / ("main/resources/example_messages")
-)
+VAERDILISTE_EXAMPLES = EXTERN_TEST_BESKED.parent
 
 SOURCE_SYSTEM = uuid.UUID("5f1e0c8a-0000-4000-8000-000000000001")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -291,27 +292,43 @@ def search_value_lists(conn: Connection, name: str | None, first: int, limit: in
     return list(conn.execute(query.offset(first).limit(limit)).scalars())
 
 
-def add_values(conn: Connection, list_id: str, values: Iterable[str], chunk: int = 5000) -> int:
+def add_values(conn: Connection, list_id: str, values: Iterable[str], chunk: int = 10_000) -> int:
     """Add values (duplicates ignored) in bulk; returns how many were new.
 
-    On PostgreSQL the values are streamed with COPY into a temporary table and merged from
-    there, so a million values take seconds; on SQLite they go in chunks of `chunk` rows.
+    A million values take seconds: on PostgreSQL they are streamed with COPY into a temporary
+    table and merged from there in index order; on SQLite they go through the driver's
+    `executemany` in chunks of `chunk` rows, past SQLAlchemy's per-row work.
     """
     if conn.dialect.name == "postgresql":
-        return _copy_values(conn, list_id, values)
+        return _copy_values(conn, list_id, values, chunk)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     added = 0
-    batch: list[dict[str, str]] = []
-    for value in values:
-        batch.append({"list_id": list_id, "value": value})
-        if len(batch) >= chunk:
-            added += _add_batch(conn, batch)
-            batch = []
-    if batch:
-        added += _add_batch(conn, batch)
+    try:
+        batch: list[tuple[str, str]] = []
+        for value in values:
+            batch.append((list_id, value))
+            if len(batch) >= chunk:
+                added += _add_batch(cursor, batch)
+                batch = []
+        if batch:
+            added += _add_batch(cursor, batch)
+    finally:
+        cursor.close()
     return added
 
 
-def _copy_values(conn: Connection, list_id: str, values: Iterable[str]) -> int:
+def _add_batch(cursor: Any, batch: list[tuple[str, str]]) -> int:
+    cursor.executemany(
+        "INSERT INTO value_list_values (list_id, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        batch,
+    )
+    return max(int(cursor.rowcount or 0), 0)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_values(conn: Connection, list_id: str, values: Iterable[str], chunk: int) -> int:
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(
@@ -320,21 +337,22 @@ def _copy_values(conn: Connection, list_id: str, values: Iterable[str]) -> int:
         )
         cursor.execute("TRUNCATE incoming_values")
         with cursor.copy("COPY incoming_values (value) FROM STDIN") as copy:
+            lines: list[str] = []
             for value in values:
-                copy.write_row((value,))
+                lines.append(value.translate(_COPY_ESCAPES))
+                if len(lines) >= chunk:
+                    copy.write("\n".join(lines) + "\n")
+                    lines = []
+            if lines:
+                copy.write("\n".join(lines) + "\n")
         cursor.execute(
             "INSERT INTO value_list_values (list_id, value) "
-            "SELECT %s, value FROM incoming_values ON CONFLICT DO NOTHING",
+            "SELECT %s, value FROM incoming_values ORDER BY value ON CONFLICT DO NOTHING",
             (list_id,),
         )
         return max(int(cursor.rowcount or 0), 0)
     finally:
         cursor.close()
-
-
-def _add_batch(conn: Connection, batch: list[dict[str, str]]) -> int:
-    result = conn.execute(_insert(conn)(value_list_values).on_conflict_do_nothing(), batch)
-    return max(int(result.rowcount or 0), 0)
 
 
 def remove_values(conn: Connection, list_id: str, values: Collection[str]) -> int:

@@ -1,0 +1,268 @@
+"""Value lists over SOAP (KOMBIT's `VaerdilisteOperationer.xsd`) and over the REST mirror.
+
+Requests are KOMBIT's own examples from `example_messages/vaerdiliste_*.xml` where they exist
+(Opret, TilfoejVaerdier, List, Slet), and built after the XSD otherwise (FjernVaerdier, Laes,
+Soeg). Every answer is validated against KOMBIT's XSD.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from lxml import etree
+
+from besked_samples import VAERDILISTE_EXAMPLES
+from conftest import FAGSYSTEM_A, FAGSYSTEM_B, as_system
+from indbetaling.besked import SD_NS, vaerdiliste_schema
+from indbetaling.beskedfordeler import service
+from indbetaling.beskedfordeler.service import Beskedfordeler
+from indbetaling.beskedfordeler.vaerdiliste_soap import SOAP_ENV_NS, VL_NS
+
+pytestmark = pytest.mark.anyio
+EXAMPLE_LIST_ID = "45e3b4b2-536b-4c00-84a3-7a7727ee5e7c"  # the id KOMBIT's examples refer to
+OPRET_VALUES = sorted(
+    {"List_1", "List_2", "List_3", "List_4", "List_5", "List_6", "List_7"}
+    | {"List_8", "List_9", "a", "b", "c"}
+)
+ADDED = ["00000000-3333-4444-0000-000000000010", "00000000-5555-0000-0000-000000000010"]
+V, S = f"{{{VL_NS}}}", f"{{{SD_NS}}}"
+
+
+def example(name: str, list_id: str | None = None) -> bytes:
+    xml = (VAERDILISTE_EXAMPLES / f"vaerdiliste_{name}.xml").read_bytes()
+    return xml if list_id is None else xml.replace(EXAMPLE_LIST_ID.encode(), list_id.encode())
+
+
+def soap(operation: bytes) -> bytes:
+    """A request in a SOAP 1.1 envelope (without its XML declaration)."""
+    body = operation.split(b"?>", 1)[1] if operation.startswith(b"<?xml") else operation
+    return (
+        f'<soapenv:Envelope xmlns:soapenv="{SOAP_ENV_NS}"><soapenv:Body>'.encode()
+        + body
+        + b"</soapenv:Body></soapenv:Envelope>"
+    )
+
+
+def built(operation: str, inner: str) -> bytes:
+    return (
+        f'<vl:{operation} xmlns:vl="{VL_NS}" xmlns:sd="{SD_NS}">{inner}</vl:{operation}>'
+    ).encode()
+
+
+async def call(client: httpx.AsyncClient, request: bytes, who: str = FAGSYSTEM_A) -> etree._Element:
+    """POST a request; return the answer's operation element, valid against KOMBIT's XSD."""
+    response = await client.post(
+        "/beskedfordeler/Vaerdiliste", content=request, headers=as_system(who)
+    )
+    assert response.status_code == 200, response.text
+    root = etree.fromstring(response.content)
+    assert root.tag == f"{{{SOAP_ENV_NS}}}Envelope"
+    (output,) = root.find(f"{{{SOAP_ENV_NS}}}Body")  # type: ignore[misc]
+    vaerdiliste_schema().validate(output)
+    return output
+
+
+def status(output: etree._Element) -> int:
+    return int(output.findtext(f"{S}StandardRetur/{S}StatusKode") or 0)
+
+
+def values_in(result: etree._Element) -> list[str]:
+    return [v.text or "" for v in result.iter(f"{V}Vaerdi")]
+
+
+async def test_every_operation_over_soap(bf: Beskedfordeler, client: httpx.AsyncClient) -> None:
+    opret = await call(client, soap(example("opret")))
+    assert etree.QName(opret).localname == "OpretOutput"
+    assert status(opret) == 20
+    list_id = opret.findtext(f"{V}Vaerdiliste/{S}UUIDIdentifikator") or ""
+    assert values_in(opret) == OPRET_VALUES  # the example's duplicate List_8 kept once
+    info = service.list_value_lists(bf, [list_id])[0]
+    assert (info.name, info.owner_id, info.note, info.size) == (
+        "List 4003",
+        FAGSYSTEM_A,
+        "Example note text",
+        12,
+    )
+
+    tilfoej = await call(client, soap(example("tilfoejvaerdier", list_id)))
+    assert (etree.QName(tilfoej).localname, status(tilfoej)) == ("TilfoejVaerdierOutput", 20)
+    assert service.lists_holding(bf, [list_id], ADDED[:1]) == {list_id}
+
+    fjern_request = built(
+        "FjernVaerdierInput",
+        f"<sd:UUIDIdentifikator>{list_id}</sd:UUIDIdentifikator>"
+        "<vl:Vaerdier>List_1</vl:Vaerdier><vl:Vaerdier>a</vl:Vaerdier>",
+    )
+    fjern = await call(client, soap(fjern_request))
+    assert (etree.QName(fjern).localname, status(fjern)) == ("FjernVaerdierOutput", 20)
+
+    laes = await call(
+        client, soap(built("LaesInput", f"<sd:UUIDIdentifikator>{list_id}</sd:UUIDIdentifikator>"))
+    )
+    assert (etree.QName(laes).localname, status(laes)) == ("LaesOutput", 20)
+    expected = sorted((set(OPRET_VALUES) - {"List_1", "a"}) | set(ADDED))
+    assert values_in(laes) == expected
+    assert laes.findtext(f".//{V}Navn") == "List 4003"
+
+    listed = await call(
+        client,
+        soap(example("list").replace(b"00000000-0000-0000-0000-000000000001", list_id.encode())),
+    )
+    assert (etree.QName(listed).localname, status(listed)) == ("ListOutput", 20)
+    results = listed.findall(f"{V}LaesResultat")
+    assert len(results) == 1  # the example's other ids are unknown here
+    assert values_in(results[0]) == expected
+
+    other = service.create_value_list(bf, FAGSYSTEM_B, "Other", ["x"])
+    soeg_request = built(
+        "SoegInput",
+        "<sd:FoersteResultatReference>0</sd:FoersteResultatReference>"
+        "<sd:MaksimalAntalKvantitet>10</sd:MaksimalAntalKvantitet>"
+        "<vl:SoegObjekt><vl:SoegAttributListe><vl:SoegEgenskab><vl:Vaerdiliste>"
+        "<vl:Navn>List 4003</vl:Navn></vl:Vaerdiliste></vl:SoegEgenskab></vl:SoegAttributListe>"
+        "</vl:SoegObjekt>",
+    )
+    soeg = await call(client, soap(soeg_request))
+    assert (etree.QName(soeg).localname, status(soeg)) == ("SoegOutput", 20)
+    assert [u.text for u in soeg.iter(f"{S}UUIDIdentifikator")] == [list_id]
+    soeg_all = await call(client, soap(built("SoegInput", "")))
+    assert sorted(u.text or "" for u in soeg_all.iter(f"{S}UUIDIdentifikator")) == sorted(
+        [list_id, other]
+    )
+
+    slet = await call(client, soap(example("slet", list_id)))
+    assert (etree.QName(slet).localname, status(slet)) == ("SletOutput", 20)
+    assert service.list_value_lists(bf, [list_id]) == []
+    again = await call(client, soap(example("slet", list_id)))
+    assert status(again) == 44
+
+
+async def test_bare_operation_without_soap_envelope_is_answered_too(
+    bf: Beskedfordeler, client: httpx.AsyncClient
+) -> None:
+    opret = await call(client, example("opret"))
+    assert status(opret) == 20
+    assert len(service.search_value_lists(bf)) == 1
+
+
+async def test_another_it_systems_list_cannot_be_changed_or_deleted(
+    bf: Beskedfordeler, client: httpx.AsyncClient
+) -> None:
+    list_id = service.create_value_list(bf, FAGSYSTEM_A, "A's", ["urn:oio:cpr-nr:0101800001"])
+    for request in (example("tilfoejvaerdier", list_id), example("slet", list_id)):
+        answer = await call(client, soap(request), who=FAGSYSTEM_B)
+        assert status(answer) == 43
+        assert "tilhører et andet it-system" in (
+            answer.findtext(f"{S}StandardRetur/{S}FejlbeskedTekst") or ""
+        )
+    assert service.list_value_lists(bf, [list_id])[0].size == 1
+
+
+@pytest.mark.parametrize(
+    ("request_body", "reason"),
+    [
+        (b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>', "DOCTYPE"),
+        (
+            b'<!DOCTYPE a [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;">]><a>&b;</a>',
+            "DOCTYPE",
+        ),
+        (b"<vl:OpretInput", "velformet"),
+        (b"", "tom"),
+        (soap(b"<Nonsense/>"), "Ukendt værdiliste-operation"),
+        (soap(b'<vl:OpretInput xmlns:vl="' + VL_NS.encode() + b'"/>'), "skemaet"),
+        (
+            soap(built("LaesInput", "<sd:UUIDIdentifikator>x</sd:UUIDIdentifikator><extra/>")),
+            "skemaet",
+        ),
+    ],
+)
+async def test_hostile_or_invalid_xml_is_refused_and_changes_nothing(
+    bf: Beskedfordeler, client: httpx.AsyncClient, request_body: bytes, reason: str
+) -> None:
+    answer = await call(client, request_body)
+    assert status(answer) == 40
+    assert reason in (answer.findtext(f"{S}StandardRetur/{S}FejlbeskedTekst") or "")
+    assert service.search_value_lists(bf) == []
+
+
+async def test_oversized_request_is_refused_before_parsing(
+    bf: Beskedfordeler, client: httpx.AsyncClient
+) -> None:
+    response = await client.post(
+        "/beskedfordeler/Vaerdiliste",
+        content=b"<a>" + b"x" * 16_000_000 + b"</a>",
+        headers=as_system(FAGSYSTEM_A),
+    )
+    assert response.status_code == 413
+    assert service.search_value_lists(bf) == []
+
+
+async def test_value_list_endpoints_need_a_caller(client: httpx.AsyncClient) -> None:
+    assert (
+        await client.post("/beskedfordeler/Vaerdiliste", content=example("opret"))
+    ).status_code == 401
+    assert (await client.get("/beskedfordeler/vaerdilister")).status_code == 401
+
+
+async def test_rest_mirror(bf: Beskedfordeler, client: httpx.AsyncClient) -> None:
+    a, b = as_system(FAGSYSTEM_A), as_system(FAGSYSTEM_B)
+    made = await client.post(
+        "/beskedfordeler/vaerdilister",
+        json={"navn": "Borgere", "note": "n", "vaerdier": ["p1", "p2", "p2"]},
+        headers=a,
+    )
+    assert made.status_code == 201
+    list_id = made.json()["id"]
+    assert made.json() == {
+        "id": list_id,
+        "navn": "Borgere",
+        "ejer": FAGSYSTEM_A,
+        "antal": 2,
+        "vaerdier": None,
+    }
+    added = await client.post(
+        f"/beskedfordeler/vaerdilister/{list_id}/vaerdier", json={"vaerdier": ["p3"]}, headers=a
+    )
+    assert added.json()["antal"] == 3
+    removed = await client.post(
+        f"/beskedfordeler/vaerdilister/{list_id}/fjern", json={"vaerdier": ["p1"]}, headers=a
+    )
+    assert removed.json()["antal"] == 2
+    read = await client.get(f"/beskedfordeler/vaerdilister/{list_id}", headers=b)
+    assert read.json()["vaerdier"] == ["p2", "p3"]
+    found = await client.get("/beskedfordeler/vaerdilister", params={"navn": "Borgere"}, headers=b)
+    assert found.json() == [list_id]
+
+    foreign = await client.post(
+        f"/beskedfordeler/vaerdilister/{list_id}/vaerdier", json={"vaerdier": ["x"]}, headers=b
+    )
+    assert foreign.status_code == 403
+    too_long = await client.post(
+        f"/beskedfordeler/vaerdilister/{list_id}/vaerdier",
+        json={"vaerdier": ["x" * 201]},
+        headers=a,
+    )
+    assert too_long.status_code == 400
+    assert "1 til 200 tegn" in too_long.json()["detail"]
+    not_json = await client.post(
+        f"/beskedfordeler/vaerdilister/{list_id}/vaerdier", content=b"<x/>", headers=a
+    )
+    assert not_json.status_code == 422
+    assert service.read_value_list(bf, list_id)[1] == ["p2", "p3"]  # nothing of that changed
+
+    assert (
+        await client.delete(f"/beskedfordeler/vaerdilister/{list_id}", headers=b)
+    ).status_code == 403
+    assert (
+        await client.delete(f"/beskedfordeler/vaerdilister/{list_id}", headers=a)
+    ).status_code == 204
+    missing = await client.get(f"/beskedfordeler/vaerdilister/{list_id}", headers=a)
+    assert missing.status_code == 404
+
+
+def test_values_with_backslashes_and_tabs_are_kept_as_given(bf: Beskedfordeler) -> None:
+    odd = ["a\\b", "c\td", "e\\nf", "urn:oio:cpr-nr:0101800001"]
+    list_id = service.create_value_list(bf, FAGSYSTEM_A, "odd", odd)
+    assert service.read_value_list(bf, list_id)[1] == sorted(odd)
+    assert service.add_values(bf, list_id, ["c\td", "g\\"]) == 1
+    assert service.lists_holding(bf, [list_id], ["g\\"]) == {list_id}

@@ -1,8 +1,13 @@
 """The Beskedfordeler over HTTP, to be mounted under `/beskedfordeler`.
 
 Who calls is decided by a `CallerResolver`: a callable that takes the request and returns the
-caller's it-system UUID, or raises `Unauthenticated` (answered 401). The composition root plugs
-in the gateway's token check; nothing here trusts a header by itself.
+caller's it-system UUID, or raises `Unauthenticated` (answered 401). Nothing here trusts a header
+by itself. The production resolver is `gateway_caller(verifier)`: the Serviceplatform gateway
+authenticates the subscriber's token, checks its service agreement and forwards the call with
+`X-Serviceplatform-Caller`, a short-lived JWT signed with the platform's key (see
+`indbetaling.caller`); the resolver verifies it against the platform's JWKS for the audience
+`BESKEDFORDELER_ENTITY_ID` and takes the it-system from its `sub`. This is the same check the
+other providers make, so the subscriber's identity has one source: the platform's token.
 
 - `POST /BeskedAfsend`: publish (`AfsendBeskedInput` or a bare `Haendelsesbesked`), answered
   `AfsendBeskedOutput/StandardRetur/StatusKode` 20, or 40 with the reason.
@@ -24,6 +29,7 @@ from indbetaling.besked import afsend_besked_output
 from indbetaling.beskedfordeler import service, store, vaerdiliste_soap
 from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerError
 from indbetaling.beskedfordeler.transport import DatabaseTransport, MailboxTransport
+from indbetaling.caller import CallerRejected, CallerVerifier
 from indbetaling.xml_safety import DEFAULT_MAX_BYTES
 
 XML = "text/xml; charset=utf-8"
@@ -35,6 +41,24 @@ class Unauthenticated(Exception):
 
 
 CallerResolver = Callable[[Request], str]
+
+BESKEDFORDELER_ENTITY_ID = "http://entityid.kombit.dk/service/beskedfordeler/1"
+"""The service the gateway names as audience when it forwards a call to the Beskedfordeler."""
+
+
+def gateway_caller(verifier: CallerVerifier) -> CallerResolver:
+    """A `CallerResolver` trusting only the gateway-signed `X-Serviceplatform-Caller` header.
+
+    Build the verifier as `CallerVerifier(platform.jwks(), BESKEDFORDELER_ENTITY_ID)`.
+    """
+
+    def resolve(request: Request) -> str:
+        try:
+            return str(verifier.verify(request.headers).it_system_id)
+        except CallerRejected as exc:
+            raise Unauthenticated(str(exc)) from None
+
+    return resolve
 
 
 class Besked(BaseModel):

@@ -7,6 +7,7 @@ them with the demo dataset on first start and registers the demo it-systems with
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -14,7 +15,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,23 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, select, text
 
 from indbetaling import __version__, http_errors
+from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING
+from indbetaling.besked_afsend import run_relay as run_outbox_relay
+from indbetaling.besked_afsend import sender
+from indbetaling.beskedfordeler.api import (
+    BESKEDFORDELER_ENTITY_ID,
+    beskedfordeler_router,
+    gateway_caller,
+)
+from indbetaling.beskedfordeler.domain import Filter
+from indbetaling.beskedfordeler.push import run_push_loop
+from indbetaling.beskedfordeler.service import (
+    Beskedfordeler,
+    create_mailbox,
+    grant_publish,
+    subscribe,
+)
+from indbetaling.beskedfordeler.transport import DatabasePublisher
 from indbetaling.caller import CallerVerifier
 from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID, TILBAGEFOER_ORDRE_ENTITY_ID
 from indbetaling.db import make_engine, migrate, read
@@ -41,6 +59,7 @@ from indbetaling.debitorsystem.relay import (
 )
 from indbetaling.debitorsystem.service import DebitorService
 from indbetaling.debitorsystem.wire import provider_routers
+from indbetaling.fagsystem.push_receiver import push_receiver_router
 from indbetaling.fagsystem.reversal_orders import reversal_order_router
 from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH, Gateway
 from indbetaling.serviceplatform.domain import Role
@@ -59,6 +78,7 @@ class System:
     engines: dict[str, Engine]
     debitor: DebitorService
     platform: Serviceplatform
+    beskedfordeler: Beskedfordeler
 
     @property
     def debitorsystem_id(self) -> uuid.UUID:
@@ -84,7 +104,7 @@ def build(settings: Settings) -> System:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engines = {
         part: make_engine(settings.database_url(part))
-        for part in ("debitorsystem", "serviceplatform", "fagsystem")
+        for part in ("debitorsystem", "serviceplatform", "fagsystem", "beskedfordeler")
     }
     for part, engine in engines.items():
         migrate(engine, part)
@@ -115,7 +135,8 @@ def build(settings: Settings) -> System:
         app.include_router(router)
     app.include_router(staff_router(debitor), prefix="/debitorsystem")
     orders_verifier = CallerVerifier(platform.jwks(), TILBAGEFOER_ORDRE_ENTITY_ID)
-    for fagsystem in demo.make_plan(settings.demo_seed, settings.demo_claims).fagsystems:
+    plan = demo.make_plan(settings.demo_seed, settings.demo_claims)
+    for fagsystem in plan.fagsystems:
         app.include_router(
             reversal_order_router(engines["fagsystem"], fagsystem.id, orders_verifier),
             prefix=f"/fagsystem/{fagsystem.id}",
@@ -125,6 +146,26 @@ def build(settings: Settings) -> System:
         lambda stop: run_relay(stop, _reversal_order_relay(settings, engines["debitorsystem"])),
     )
     workers.add_thread("glemte svar", lambda stop: _forget_old_answers(stop, settings, debitor))
+    bf = Beskedfordeler(engines["beskedfordeler"])
+    subscriber = gateway_caller(CallerVerifier(platform.jwks(), BESKEDFORDELER_ENTITY_ID))
+    app.include_router(beskedfordeler_router(bf, subscriber, None), prefix="/beskedfordeler")
+    for fagsystem in plan.fagsystems:
+        app.include_router(
+            push_receiver_router(
+                engines["fagsystem"],
+                _push_secret(settings, fagsystem.id),
+                path=f"/fagsystem/{fagsystem.id}/beskeder",
+                fagsystem_id=str(fagsystem.id),
+            )
+        )
+    publisher = DatabasePublisher(bf, str(debitor.system_id))
+    workers.add_task(
+        "beskedafsendelse",
+        lambda stop: run_outbox_relay(
+            engines["debitorsystem"], debitor_store.outbox, sender(publisher), stop
+        ),
+    )
+    workers.add_task("push", lambda stop: run_push_loop(bf, stop))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -142,7 +183,7 @@ def build(settings: Settings) -> System:
         status = 503 if failing else 200
         return JSONResponse({"ready": not failing, "failing": failing}, status_code=status)
 
-    return System(settings, app, engines, debitor, platform)
+    return System(settings, app, engines, debitor, platform, bf)
 
 
 def _reversal_order_relay(settings: Settings, engine: Engine) -> ReversalOrderRelay:
@@ -171,11 +212,17 @@ class BackgroundWorkers:
 
     def __init__(self) -> None:
         self._loops: list[tuple[str, Callable[[threading.Event], None]]] = []
+        self._tasks: list[tuple[str, Callable[[asyncio.Event], Coroutine[Any, Any, None]]]] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def add_thread(self, name: str, loop: Callable[[threading.Event], None]) -> None:
         self._loops.append((name, loop))
+
+    def add_task(
+        self, name: str, loop: Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+    ) -> None:
+        self._tasks.append((name, loop))
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
@@ -186,10 +233,14 @@ class BackgroundWorkers:
         ]
         for thread in self._threads:
             thread.start()
+        stop_tasks = asyncio.Event()
+        tasks = [asyncio.create_task(loop(stop_tasks), name=name) for name, loop in self._tasks]
         try:
             yield
         finally:
+            stop_tasks.set()
             self._stop.set()
+            await asyncio.wait(tasks, timeout=10)
             for thread in self._threads:
                 thread.join(timeout=10)
 
@@ -204,6 +255,7 @@ def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:
         summary = demo.generate(system.engines["debitorsystem"], plan, progress=progress)
         demo_data = summary.demo_json()
         _register_demo_it_systems(system, plan)
+        _subscribe_demo_fagsystems(system, plan)
         for authority in plan.authorities:
             token = system.debitor.issue_staff_token(authority.cvr, f"Opkrævning {authority.name}")
             demo_data.setdefault("staff_tokens", {})[authority.cvr] = token
@@ -251,6 +303,32 @@ def _register_demo_it_systems(system: System, plan: demo.DemoPlan) -> None:
         for cvr in fagsystem.authorities:
             platform.add_agreement(fagsystem.id, cvr, DEBITOR_INDBETALING_ENTITY_ID, Role.CONSUMER)
             platform.add_agreement(fagsystem.id, cvr, TILBAGEFOER_ORDRE_ENTITY_ID, Role.PROVIDER)
+
+
+def _subscribe_demo_fagsystems(system: System, plan: demo.DemoPlan) -> None:
+    """The debitorsystem may publish claims; each fagsystem gets its claims pushed (§6)."""
+    bf = system.beskedfordeler
+    grant_publish(bf, str(system.debitorsystem_id), BESKEDTYPE_FORDRING_TIL_INDBETALING)
+    base = system.settings.base_url
+    for fagsystem in plan.fagsystems:
+        mailbox = create_mailbox(
+            bf,
+            str(fagsystem.id),
+            name=f"{fagsystem.name}: fordringer til indbetaling",
+            push_url=f"{base}/fagsystem/{fagsystem.id}/beskeder",
+            push_secret=_push_secret(system.settings, fagsystem.id),
+        )
+        for cvr in fagsystem.authorities:
+            subscribe(
+                bf,
+                mailbox.mailbox_id,
+                Filter(message_type=BESKEDTYPE_FORDRING_TIL_INDBETALING, authority_cvr=cvr),
+            )
+
+
+def _push_secret(settings: Settings, fagsystem_id: uuid.UUID) -> str:
+    key = _demo_secret(settings, f"push:{fagsystem_id}").encode()
+    return "whsec_" + base64.b64encode(key).decode()
 
 
 def _demo_json(system: System, plan: demo.DemoPlan, stored: dict[str, Any]) -> dict[str, Any]:

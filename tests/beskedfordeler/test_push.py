@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI, Request, Response
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from besked_samples import RESTDELIVERY_MESSAGE, claim, envelope
 from conftest import DEBITORSYSTEM, FAGSYSTEM_A
@@ -21,7 +21,7 @@ from indbetaling.beskedfordeler.domain import Filter, RetryPolicy
 from indbetaling.beskedfordeler.service import Beskedfordeler
 from indbetaling.db import read
 from indbetaling.fagsystem.push_receiver import push_receiver_router
-from indbetaling.fagsystem.store import received_besked_ids
+from indbetaling.fagsystem.store import received_besked_ids, received_messages
 
 pytestmark = pytest.mark.anyio
 SECRET = webhooks.make_secret()
@@ -148,3 +148,30 @@ async def test_kombit_example_is_answered_20_and_invalid_message_40(
     assert read_status_code(answer.content) == 40
     with read(fagsystem_engine) as conn:
         assert received_besked_ids(conn) == {"248ce14c-a863-4fb5-9e6f-7df9ea850809"}
+
+
+async def test_one_database_keeps_a_message_for_each_fagsystem_it_serves(
+    fagsystem_engine: Engine,
+) -> None:
+    """The embedded default hosts several fagsystems on one database: the same BeskedId pushed
+    to two of them is kept for each, and a repeat to either is kept once."""
+    app = FastAPI()
+    for name in ("a", "b"):
+        app.include_router(
+            push_receiver_router(fagsystem_engine, SECRET, path=f"/{name}", fagsystem_id=name)
+        )
+    transaction, xml = envelope(claim())
+    body = modtag_besked_input(xml)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://fagsystem"
+    ) as client:
+        for path in ("/a", "/b", "/a"):
+            headers = webhooks.signed_headers(SECRET, str(transaction), int(time.time()), body)
+            answer = await client.post(path, content=body, headers=headers)
+            assert read_status_code(answer.content) == 20
+    with read(fagsystem_engine) as conn:
+        assert received_besked_ids(conn, "a") == {str(transaction)}
+        assert received_besked_ids(conn, "b") == {str(transaction)}
+        assert received_besked_ids(conn) == {str(transaction)}
+        count = conn.execute(select(func.count()).select_from(received_messages)).scalar_one()
+    assert count == 2

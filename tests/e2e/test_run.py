@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from indbetaling.db import make_engine, read
+from indbetaling.fagsystem.store import received_messages
 from serviceplatform.soap_client import kombit_headers, zeep_client
 
 CLAIMS_FOR_TEST = "600"
@@ -148,6 +151,29 @@ def order_reversal_and_see_it_delivered(
     assert state == "MODTAGET"
 
 
+def see_the_change_pushed_to_the_fagsystems(
+    data_dir: Path, demo: dict[str, Any], sample: dict[str, str]
+) -> None:
+    """The payments changed the claim's Restance: the Beskedfordeler pushes the
+    FordringTilIndbetaling message, signed, to every fagsystem subscribed to that authority."""
+    subscribed = {f["id"] for f in demo["fagsystemer"] if sample["cvr"] in f["authorities"]}
+    engine = make_engine(f"sqlite:///{data_dir / 'fagsystem.sqlite'}")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with read(engine) as conn:
+                rows = conn.execute(
+                    select(received_messages.c.fagsystem_id, received_messages.c.claim_id)
+                ).all()
+            got = {r.fagsystem_id for r in rows if r.claim_id == sample["fordring_id"]}
+            if got >= subscribed:
+                break
+            time.sleep(0.5)
+        assert got == subscribed
+    finally:
+        engine.dispose()
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGINT)
     try:
@@ -203,6 +229,7 @@ def test_run_serves_demo_data_and_survives_a_restart(tmp_path: Path) -> None:
             pay_over_soap(base, token, first_cvr, fagsystem, demo)
             pay_over_rest(client, token, first_cvr, fagsystem, demo)
             order_reversal_and_see_it_delivered(client, demo, sample_of(demo, first_cvr, 0))
+            see_the_change_pushed_to_the_fagsystems(tmp_path, demo, sample_of(demo, first_cvr, 0))
             audit = "/serviceplatform/api/v1/audit"
             assert client.get(audit).status_code == 401
             operator = {"Authorization": f"Bearer {demo['operator_token']}"}

@@ -48,12 +48,14 @@ def push_receiver_router(
     secret: str | Callable[[], str],
     *,
     path: str = "/beskeder",
+    fagsystem_id: str = "",
     now: Callable[[], float] = time.time,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> APIRouter:
     """A router with `POST {path}`: the fagsystem's push receiver, on its own database.
 
     `secret` is the subscription's `whsec_…` secret, or a callable giving the current one.
+    `fagsystem_id` names the receiving fagsystem where one database serves several.
     """
     router = APIRouter()
 
@@ -72,7 +74,7 @@ def push_receiver_router(
         except (InvalidMessage, UnsafeXml) as exc:
             return _xml(modtag_besked_output(40, str(exc)[:500]))
         with write(engine) as conn:
-            store.store_received(conn, envelope, datetime.now(UTC))
+            store.store_received(conn, envelope, datetime.now(UTC), fagsystem_id)
         return _xml(modtag_besked_output(20))
 
     return router

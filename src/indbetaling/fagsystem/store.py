@@ -39,6 +39,7 @@ metadata = MetaData()
 received_messages = Table(
     "received_messages",
     metadata,
+    Column("fagsystem_id", String(36), primary_key=True, server_default=""),
     Column("besked_id", String(64), primary_key=True),
     Column("message_type", String(64), nullable=False),
     Column("claim_id", String(64), nullable=True, index=True),
@@ -74,13 +75,16 @@ reversal_orders = Table(
 )
 
 
-def store_received(conn: Connection, envelope: Envelope, now: datetime) -> bool:
-    """Keep a received message once; returns False when its BeskedId was already received."""
+def store_received(
+    conn: Connection, envelope: Envelope, now: datetime, fagsystem_id: str = ""
+) -> bool:
+    """Keep a received message once per fagsystem; False when it had this BeskedId already."""
     claim = envelope.claim
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     result = conn.execute(
         insert(received_messages)
         .values(
+            fagsystem_id=fagsystem_id,
             besked_id=envelope.besked_id.lower(),
             message_type=envelope.filter_data.message_type,
             claim_id=None if claim is None else str(claim.claim_id),
@@ -96,8 +100,11 @@ def store_received(conn: Connection, envelope: Envelope, now: datetime) -> bool:
     return bool(result.rowcount)
 
 
-def received_besked_ids(conn: Connection) -> set[str]:
-    return set(conn.execute(select(received_messages.c.besked_id)).scalars())
+def received_besked_ids(conn: Connection, fagsystem_id: str | None = None) -> set[str]:
+    query = select(received_messages.c.besked_id)
+    if fagsystem_id is not None:
+        query = query.where(received_messages.c.fagsystem_id == fagsystem_id)
+    return set(conn.execute(query).scalars())
 
 
 # --- reversal orders received (IndbetalingTilbagefoerOrdreAfsend) ----------------------------

@@ -39,7 +39,7 @@ from indbetaling.serviceplatform.api import Gateway
 from indbetaling.serviceplatform.domain import Role
 from indbetaling.serviceplatform.service import Serviceplatform
 from serviceplatform.harness import FakeClock, ItSystem, LiveServer, live_server
-from serviceplatform.soap_client import kombit_headers, zeep_client
+from serviceplatform.soap_client import fetch_token, kombit_headers, zeep_client
 
 GATEWAY_SOAP = "/service/OIR/DebitorIndbetalingAfsend/1"
 GATEWAY_REST = "/api/v1/debitorindbetaling"
@@ -63,17 +63,9 @@ class WireEnv:
     def token(self, system: str, cvr: str = CVR) -> str:
         if (system, cvr) not in self._tokens:
             s = self.systems[system]
-            answer = httpx.post(
-                f"{self.base_url}/sts/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": s.client_id,
-                    "client_secret": s.client_secret,
-                    "scope": f"entityid:{DEBITOR_INDBETALING_ENTITY_ID},anvenderkontekst:{cvr}",
-                },
+            self._tokens[(system, cvr)] = fetch_token(
+                self.base_url, s.client_id, s.client_secret, DEBITOR_INDBETALING_ENTITY_ID, cvr
             )
-            assert answer.status_code == 200, answer.text
-            self._tokens[(system, cvr)] = str(answer.json()["access_token"])
         return self._tokens[(system, cvr)]
 
     def caller_assertion(self, system: str, cvr: str = CVR) -> str:

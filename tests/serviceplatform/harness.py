@@ -25,6 +25,7 @@ from indbetaling.serviceplatform.api import Gateway
 from indbetaling.serviceplatform.domain import Role
 from indbetaling.serviceplatform.service import Serviceplatform
 from serviceplatform.dummy_providers import EchoDebitorsystem, EchoFagsystem
+from serviceplatform.soap_client import fetch_token
 
 CVR_A = "11111111"
 CVR_B = "22222222"
@@ -100,17 +101,7 @@ class Platform:
 
     def token(self, system: str, cvr: str, entity_id: str = DEBITOR_INDBETALING_ENTITY_ID) -> str:
         s = self.systems[system]
-        answer = httpx.post(
-            f"{self.base_url}/sts/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": s.client_id,
-                "client_secret": s.client_secret,
-                "scope": f"entityid:{entity_id},anvenderkontekst:{cvr}",
-            },
-        )
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["access_token"])
+        return fetch_token(self.base_url, s.client_id, s.client_secret, entity_id, cvr)
 
     def forwarded_calls(self) -> int:
         return (

@@ -6,6 +6,7 @@ import uuid
 import warnings
 from typing import Any
 
+import httpx
 import requests
 import zeep
 from zeep.transports import Transport
@@ -35,3 +36,18 @@ def kombit_headers(cvr: str, transaction: uuid.UUID | None = None, **call_contex
     if call_context:
         headers["CallContext"] = call_context
     return headers
+
+
+def fetch_token(base_url: str, client_id: str, client_secret: str, entity_id: str, cvr: str) -> str:
+    """An access token from the platform's token service (client_secret), or fail the test."""
+    answer = httpx.post(
+        f"{base_url}/sts/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "scope": f"entityid:{entity_id},anvenderkontekst:{cvr}",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,8 +30,8 @@ from sqlalchemy import Engine, select, text
 
 from indbetaling import __version__, http_errors
 from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING
+from indbetaling.besked_afsend import Publisher, sender
 from indbetaling.besked_afsend import run_relay as run_outbox_relay
-from indbetaling.besked_afsend import sender
 from indbetaling.beskedfordeler.api import (
     BESKEDFORDELER_ENTITY_ID,
     beskedfordeler_router,
@@ -44,7 +45,12 @@ from indbetaling.beskedfordeler.service import (
     grant_publish,
     subscribe,
 )
-from indbetaling.beskedfordeler.transport import DatabasePublisher
+from indbetaling.beskedfordeler.transport import (
+    AmqpDistributor,
+    AmqpPublisher,
+    AmqpTransport,
+    DatabasePublisher,
+)
 from indbetaling.caller import CallerVerifier
 from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID, TILBAGEFOER_ORDRE_ENTITY_ID
 from indbetaling.db import make_engine, migrate, read
@@ -67,6 +73,7 @@ from indbetaling.serviceplatform.service import Serviceplatform
 from indbetaling.settings import Settings
 
 PURGE_INTERVAL_SECONDS = 6 * 3600
+AMQP_RETRY_SECONDS = 5.0
 log = logging.getLogger("indbetaling")
 DEMO_NAMESPACE = uuid.UUID("6f0c1b1e-2b8f-4f7e-9a51-1590b0300001")
 
@@ -148,7 +155,8 @@ def build(settings: Settings) -> System:
     workers.add_thread("glemte svar", lambda stop: _forget_old_answers(stop, settings, debitor))
     bf = Beskedfordeler(engines["beskedfordeler"])
     subscriber = gateway_caller(CallerVerifier(platform.jwks(), BESKEDFORDELER_ENTITY_ID))
-    app.include_router(beskedfordeler_router(bf, subscriber, None), prefix="/beskedfordeler")
+    amqp = AmqpTransport(settings.amqp_url) if settings.amqp_url else None
+    app.include_router(beskedfordeler_router(bf, subscriber, amqp), prefix="/beskedfordeler")
     for fagsystem in plan.fagsystems:
         app.include_router(
             push_receiver_router(
@@ -158,12 +166,14 @@ def build(settings: Settings) -> System:
                 fagsystem_id=str(fagsystem.id),
             )
         )
-    publisher = DatabasePublisher(bf, str(debitor.system_id))
+    if amqp is None:
+        publisher: Publisher = DatabasePublisher(bf, str(debitor.system_id))
+    else:
+        publisher = AmqpPublisher(amqp.url, str(debitor.system_id))
+        workers.add_task("beskedfordeler (AMQP)", lambda stop: _distribute(bf, amqp, stop))
     workers.add_task(
         "beskedafsendelse",
-        lambda stop: run_outbox_relay(
-            engines["debitorsystem"], debitor_store.outbox, sender(publisher), stop
-        ),
+        lambda stop: _relay_outbox(engines["debitorsystem"], publisher, stop),
     )
     workers.add_task("push", lambda stop: run_push_loop(bf, stop))
 
@@ -195,6 +205,42 @@ def _reversal_order_relay(settings: Settings, engine: Engine) -> ReversalOrderRe
         )
     )
     return ReversalOrderRelay(engine, client)
+
+
+async def _relay_outbox(engine: Engine, publisher: Publisher, stop: asyncio.Event) -> None:
+    """BeskedAfsend: the debitorsystem's claim messages, from its outbox to the Beskedfordeler."""
+    if isinstance(publisher, AmqpPublisher):
+        await _until_connected(publisher.connect, stop)
+    try:
+        await run_outbox_relay(engine, debitor_store.outbox, sender(publisher), stop)
+    finally:
+        if isinstance(publisher, AmqpPublisher):
+            await publisher.close()
+
+
+async def _distribute(bf: Beskedfordeler, amqp: AmqpTransport, stop: asyncio.Event) -> None:
+    """On RabbitMQ: consume what publishers send and place it in the mailboxes' queues."""
+    await _until_connected(amqp.connect, stop)
+    distributor = AmqpDistributor(bf, amqp)
+    await distributor.start()
+    try:
+        await stop.wait()
+    finally:
+        await distributor.stop()
+        await amqp.close()
+
+
+async def _until_connected(connect: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Connect, trying again every few seconds while the broker is away (the robust connection
+    takes over once made)."""
+    while not stop.is_set():
+        try:
+            await connect()
+            return
+        except OSError as exc:
+            log.warning("RabbitMQ is not reachable yet (%s); trying again", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), AMQP_RETRY_SECONDS)
 
 
 def _forget_old_answers(stop: threading.Event, settings: Settings, debitor: DebitorService) -> None:

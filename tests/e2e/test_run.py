@@ -32,8 +32,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "INDBETALING_DEMO_CLAIMS": CLAIMS_FOR_TEST}
+def start(data_dir: Path, port: int, **extra_env: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "INDBETALING_DEMO_CLAIMS": CLAIMS_FOR_TEST, **extra_env}
     with (data_dir.parent / f"{data_dir.name}-run.log").open("ab") as log:
         return subprocess.Popen(
             [
@@ -248,5 +248,30 @@ def test_run_serves_demo_data_and_survives_a_restart(tmp_path: Path) -> None:
         assert again["sample_claims"] == demo["sample_claims"]
         assert again["fagsystemer"] == demo["fagsystemer"]
         assert again["staff_tokens"] == demo["staff_tokens"]
+    finally:
+        stop(proc)
+
+
+def test_run_on_rabbitmq_carries_claim_messages(tmp_path: Path, amqp_url: str) -> None:
+    """With INDBETALING_AMQP_URL the claim messages go over RabbitMQ (publisher confirms,
+    distributor) and still reach the subscribed fagsystems."""
+    proc = start(tmp_path, free_port(), INDBETALING_AMQP_URL=amqp_url)
+    try:
+        demo = wait_for_demo_json(tmp_path, proc)
+        cvr = demo["authorities"][0]["cvr"]
+        fagsystem = next(f for f in demo["fagsystemer"] if cvr in f["authorities"])
+        with httpx.Client(base_url=demo["base_url"], timeout=10) as client:
+            issued = client.post(
+                "/sts/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": fagsystem["client_id"],
+                    "client_secret": fagsystem["client_secret"],
+                    "scope": "entityid:http://oir.serviceplatformen.dk/service/"
+                    f"debitorindbetalingafsend/1,anvenderkontekst:{cvr}",
+                },
+            )
+            pay_over_rest(client, issued.json()["access_token"], cvr, fagsystem, demo)
+        see_the_change_pushed_to_the_fagsystems(tmp_path, demo, sample_of(demo, cvr, 1))
     finally:
         stop(proc)

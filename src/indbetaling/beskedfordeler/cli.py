@@ -6,14 +6,16 @@ import typer
 
 from indbetaling.beskedfordeler import service
 from indbetaling.beskedfordeler.service import Beskedfordeler, NotFound
-from indbetaling.db import make_engine
+from indbetaling.db import make_engine, migrate
 from indbetaling.settings import Settings
 
 app = typer.Typer(help="Beskedfordeler: error queue (fejlkø) and re-delivery.")
 
 
 def _beskedfordeler() -> Beskedfordeler:
-    return Beskedfordeler(make_engine(Settings().database_url("beskedfordeler")))
+    engine = make_engine(Settings().database_url("beskedfordeler"))
+    migrate(engine, "beskedfordeler")
+    return Beskedfordeler(engine)
 
 
 def redeliver_from_error_queue(

@@ -348,7 +348,11 @@ class _Encoder:
             assert as_time is not None  # noqa: S101
             self.uuid: Callable[[str], Any] = str
             self.day = _Memo(lambda k: as_date(day(k)))
-            self.time = _Memo(lambda m: as_time(minute(m)))
+            # Few times repeat, so their text is put together from the day's text and the
+            # clock's (`as_time` turns a UTC time into the same text; a test holds them equal).
+            clock = [as_time(datetime(2000, 1, 1, h, m))[10:] for h in range(24) for m in range(60)]
+            offset = 8 * 60
+            self.time = _Memo(lambda m: self.day[(m + offset) // DAY] + clock[(m + offset) % DAY])
         else:
             self.uuid = UUID
             self.day = _Memo(day)

@@ -37,6 +37,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from itertools import chain
 from random import Random
 from typing import Any
 from uuid import UUID
@@ -492,8 +493,9 @@ class _Generator:
         self.cpr_add = setup.randrange(CPR_SPACE)
         self.prefix_bits = 32 - plan.claims.bit_length()
         self.prefix = ""
-        self.hex = ""
-        self.hex_at = 0
+        self.suffix: Callable[[], str] = chain.from_iterable(
+            iter(self._suffix_block, None)
+        ).__next__
         self.parties = 0
         self.index = 0
         self.n_samples = SAMPLES_PER_AUTHORITY * len(self.cvrs)
@@ -515,8 +517,7 @@ class _Generator:
         self.rng = Random(f"indbetaling-demo-data-{self.plan.seed}-{n}")  # noqa: S311
         self.accounts = dict.fromkeys(self.cvrs)
         self.parties = n * PARTIES_PER_STREAM
-        self.hex = ""
-        self.hex_at = 0
+        self.suffix = chain.from_iterable(iter(self._suffix_block, None)).__next__
 
     def _clear(self) -> None:
         self.rows = {t: [] for t in COLUMNS}
@@ -524,15 +525,18 @@ class _Generator:
         self.by_kind = Counter()
         self.samples = []
 
+    def _suffix_block(self) -> list[str]:
+        """The last 24 hex digits of the next ids: a block of the stream, version and variant
+        set (drawn when the block before is used up, so the ids follow the stream's order)."""
+        h = self.rng.randbytes(4096).hex()
+        return [
+            f"{h[at : at + 4]}4{h[at + 5 : at + 8]}{_VARIANT[h[at + 8]]}{h[at + 9 : at + 24]}"
+            for at in range(0, len(h) - 23, 24)
+        ]
+
     def uuid(self) -> str:
         """A v4 UUID as 32 hex digits: the claim's prefix, then drawn digits."""
-        at = self.hex_at
-        h = self.hex
-        if at + 24 > len(h):
-            h = self.hex = self.rng.randbytes(4096).hex()
-            at = 0
-        self.hex_at = at + 24
-        return f"{self.prefix}{h[at : at + 4]}4{h[at + 5 : at + 8]}{_VARIANT[h[at + 8]]}{h[at + 9 : at + 24]}"  # noqa: E501
+        return self.prefix + self.suffix()
 
     def below(self, n: int) -> int:
         """0 ≤ k < n."""

@@ -859,17 +859,26 @@ class _Claim:
 BULK_TABLES = tuple(t.name for t in COLUMNS)
 
 
+LOAD_CACHE = -8192
+"""SQLite's page cache while rows are copied in (KiB): small, so pages go to the file early."""
+INDEX_CACHE = -262144
+"""SQLite's page cache while the indexes are built (KiB): the sorts run in memory."""
+
+
 @contextmanager
 def _bulk_load(conn: Connection, *, attach: bool) -> Iterator[None]:
-    """On SQLite, a rollback journal, no syncs, foreign keys unchecked and a large cache while
+    """On SQLite, a rollback journal, no syncs, foreign keys unchecked and a small cache while
     loading; all restored after (WAL included).
 
     The load is one transaction on a database that holds no claims yet, so a rollback journal
     holds hardly more than the schema pages: it is nearly free, and a load that fails or is
     killed leaves the empty database it found. (In WAL mode every page would be written twice,
     to the log and then to the database.) The generator makes every reference itself; the tests
-    read the data back and check it. With `attach`, an in-memory schema `demo_part` receives
-    the workers' databases (attaching is not possible within the transaction).
+    read the data back and check it. The small cache (`LOAD_CACHE`) lets SQLite write the
+    loaded pages out while the rows still arrive, instead of all of them at the commit; the
+    indexes are built with a large one (`INDEX_CACHE`, see `generate`). With `attach`, an
+    in-memory schema `demo_part` receives the workers' databases (attaching is not possible
+    within the transaction).
     """
     if conn.dialect.name != "sqlite":
         yield
@@ -882,7 +891,7 @@ def _bulk_load(conn: Connection, *, attach: bool) -> Iterator[None]:
     }
     journal = raw.execute("PRAGMA journal_mode").fetchone()[0]
     raw.execute("PRAGMA synchronous=OFF")
-    raw.execute("PRAGMA cache_size=-262144")
+    raw.execute(f"PRAGMA cache_size={LOAD_CACHE}")
     raw.execute("PRAGMA foreign_keys=OFF")
     # Leaving WAL needs the only connection; if another is open, the load stays in WAL.
     raw.execute("PRAGMA journal_mode=DELETE").fetchall()
@@ -1108,6 +1117,8 @@ def generate(
             samples.extend(part.samples)
             done = min(done + batch_size, plan.claims)
             bar.update(task, completed=done)
+        if indexes:
+            conn.exec_driver_sql(f"PRAGMA cache_size={INDEX_CACHE}")
         for sql in indexes:
             conn.exec_driver_sql(sql)
     if sqlite:

@@ -417,6 +417,16 @@ COLUMNS: dict[Table, tuple[str, ...]] = {
 }
 """Tables in the order a batch is written (parents first)."""
 
+DRAWN_COLUMNS: dict[Table, tuple[str, ...]] = {
+    table: (*cols, "party", "joint_party") if table is store.claims else cols
+    for table, cols in COLUMNS.items()
+    if table is not store.liable_parties
+}
+"""The columns a batch is drawn with: a claim's row carries its liable parties (the second
+only when there are two), which become its `liable_parties` rows as the batch is written."""
+PRIMARY = "PRIMAER"
+JOINT = "SOLIDARISK"
+
 DAY = 1440
 PAYMENT = CoverageSource.PAYMENT.value
 OTHER = CoverageSource.OTHER.value
@@ -502,7 +512,7 @@ class _Generator:
         self.by_status: Counter[str] = Counter()
         self.by_kind: Counter[str] = Counter()
         self.samples: list[SampleClaim] = []
-        self.rows: dict[Table, list[Row]] = {t: [] for t in COLUMNS}
+        self.rows: dict[Table, list[Row]] = {t: [] for t in DRAWN_COLUMNS}
 
     @staticmethod
     def _coprime_multiplier(rng: Random) -> int:
@@ -520,7 +530,7 @@ class _Generator:
         self.suffix = chain.from_iterable(iter(self._suffix_block, None)).__next__
 
     def _clear(self) -> None:
-        self.rows = {t: [] for t in COLUMNS}
+        self.rows = {t: [] for t in DRAWN_COLUMNS}
         self.by_status = Counter()
         self.by_kind = Counter()
         self.samples = []
@@ -688,13 +698,12 @@ class _Generator:
                 period_to,
                 c.annulled_at,
                 self.enc.time[created_day * DAY],
+                parties[0],
+                parties[1] if len(parties) > 1 else None,
             )
         )
-        lps = rows[store.liable_parties]
-        lps.append((c.id, parties[0], "PRIMAER"))
         by_kind = self.by_kind
         if len(parties) > 1:
-            lps.append((c.id, parties[1], "SOLIDARISK"))
             by_kind["two_liable_parties"] += 1
         self.by_status[status] += 1
         by_kind[kind] += 1
@@ -907,18 +916,30 @@ def _bulk_load(conn: Connection, *, attach: bool) -> Iterator[None]:
             raw.execute(f"PRAGMA {name}={int(value)}")
 
 
-def _sqlite_insert(table: Table) -> str:
-    cols = COLUMNS[table]
+def _sqlite_insert(table: Table, cols: Sequence[str]) -> str:
     values = ", ".join("?" * len(cols))
     return f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({values})"  # noqa: S608
 
 
-def _write(conn: Connection, enc: _Encoder, rows: dict[Table, list[Row]]) -> None:
+CLAIM_COLUMNS = len(COLUMNS[store.claims])
+
+
+def _with_parties(drawn: dict[Table, list[Row]]) -> dict[Table, list[Row]]:
+    """A drawn batch's rows as the tables take them: the claims' liable parties on their own."""
+    claims = drawn[store.claims]
+    n = CLAIM_COLUMNS
+    parties = [(r[0], r[n], PRIMARY) for r in claims]
+    parties += [(r[0], r[n + 1], JOINT) for r in claims if r[n + 1] is not None]
+    return {**drawn, store.claims: [r[:n] for r in claims], store.liable_parties: parties}
+
+
+def _write(conn: Connection, enc: _Encoder, drawn: dict[Table, list[Row]]) -> None:
+    rows = _with_parties(drawn)
     for table, cols in COLUMNS.items():
         if not rows[table]:
             continue
         if enc.raw:
-            conn.exec_driver_sql(_sqlite_insert(table), rows[table])
+            conn.exec_driver_sql(_sqlite_insert(table, cols), rows[table])
         else:
             conn.execute(table.insert(), [dict(zip(cols, r, strict=True)) for r in rows[table]])
 
@@ -987,6 +1008,9 @@ class _Part:
 def _part(gen: _Generator, start: int, end: int) -> _Part:
     rows = gen.batch(start, end)
     counts = {t.name: len(r) for t, r in rows.items()}
+    claims = rows[store.claims]
+    joint = CLAIM_COLUMNS + 1
+    counts[store.liable_parties.name] = sum(1 if r[joint] is None else 2 for r in claims)
     return _Part(rows, None, counts, gen.by_status, gen.by_kind, gen.samples)
 
 
@@ -1001,11 +1025,11 @@ def _draw_into_database(task: tuple[DemoPlan, int, int]) -> _Part:
     assert part.rows is not None  # noqa: S101
     db = sqlite3.connect(":memory:", isolation_level=None)
     try:
-        for table, cols in COLUMNS.items():
+        for table, cols in DRAWN_COLUMNS.items():
             db.execute(f"CREATE TABLE {table.name} ({', '.join(cols)})")
         db.execute("BEGIN")
         for table, rows in part.rows.items():
-            db.executemany(_sqlite_insert(table), rows)
+            db.executemany(_sqlite_insert(table, DRAWN_COLUMNS[table]), rows)
         db.execute("COMMIT")
         data = db.serialize()
     finally:
@@ -1016,18 +1040,24 @@ def _draw_into_database(task: tuple[DemoPlan, int, int]) -> _Part:
 def _merge(conn: Connection, data: bytes) -> None:
     """Copy a worker's rows into the database, within the load's transaction.
 
-    One `INSERT … SELECT` per table, inside SQLite; the coverages get their `seq` here, in the
-    order they were drawn.
+    `INSERT … SELECT`s inside SQLite; the coverages get their `seq` here, in the order they were
+    drawn, and the liable parties come from the claims' rows.
     """
     raw = conn.connection.driver_connection
     assert raw is not None  # noqa: S101
     raw.deserialize(data, name="demo_part")
     for table, cols in COLUMNS.items():
         names = ", ".join(cols)
-        conn.exec_driver_sql(
-            f"INSERT INTO main.{table.name} ({names})"  # noqa: S608 - our own names
-            f" SELECT {names} FROM demo_part.{table.name} ORDER BY rowid"
-        )
+        if table is store.liable_parties:
+            sources = [
+                f"SELECT id, party, '{PRIMARY}' FROM demo_part.claims",  # noqa: S608
+                f"SELECT id, joint_party, '{JOINT}' FROM demo_part.claims"  # noqa: S608
+                " WHERE joint_party IS NOT NULL",
+            ]
+        else:
+            sources = [f"SELECT {names} FROM demo_part.{table.name}"]  # noqa: S608
+        for source in sources:
+            conn.exec_driver_sql(f"INSERT INTO main.{table.name} ({names}) {source} ORDER BY rowid")
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:

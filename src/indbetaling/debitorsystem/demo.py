@@ -481,6 +481,8 @@ class _Generator:
             raise DemoError(f"at most {MAX_CLAIMS:,} claims fit in the fake CPR space")
         self.plan = plan
         self.enc = enc
+        # A new id as the rows take it (the 32 hex digits themselves on SQLite).
+        self.new_id: Callable[[], Any] = self.uuid if enc.raw else lambda: enc.uuid(self.uuid())
         setup = Random(f"indbetaling-demo-data-{plan.seed}")  # noqa: S311 - reproducible
         self.rng = setup
         self.cvrs = [a.cvr for a in plan.authorities]
@@ -564,14 +566,13 @@ class _Generator:
         """Claims start..end-1 with their rows, by table (their stream is replayed up to start)."""
         end = min(end, self.plan.claims)
         self._clear()
-        self.index = start - start % STREAM
-        while self.index < end:
-            if self.index % STREAM == 0:
-                self._stream(self.index)
-            if self.index == start:
+        for index in range(start - start % STREAM, end):
+            if index % STREAM == 0:
+                self._stream(index)
+            if index == start:
                 self._clear()
+            self.index = index
             self.claim()
-            self.index += 1
         return self.rows
 
     def account(self, cvr: str, created: int, sample: bool) -> _Account:
@@ -585,7 +586,7 @@ class _Generator:
             parties = (*parties, self.new_cpr())
         payers = self.payers[cvr]
         owner = None if rnd() < 0.2 else payers[int(rnd() * len(payers))][0]
-        acc = _Account(self.enc.uuid(self.uuid()), type_code, parties, created)
+        acc = _Account(self.new_id(), type_code, parties, created)
         self.rows[store.accounts].append((acc.id, cvr, type_code, owner, self.enc.time[created]))
         self.accounts[cvr] = acc
         return acc
@@ -775,11 +776,11 @@ class _Claim:
         rnd = gen.rng.random
         t = self.later()
         self.covered += amount
-        coverage_id = enc.uuid(gen.uuid())
+        coverage_id = gen.new_id()
         if by_payment:
             payers = gen.payers[self.cvr]
             owner, units = payers[int(rnd() * len(payers))]
-            payment_id = enc.uuid(gen.uuid())
+            payment_id = gen.new_id()
             parties = self.parties
             gen.rows[store.coverages].append(
                 (
@@ -829,14 +830,14 @@ class _Claim:
         t = self.later()
         self.written += amount
         gen.rows[store.write_downs].append(
-            (gen.enc.uuid(gen.uuid()), self.id, amount, kind, note, gen.enc.time[t])
+            (gen.new_id(), self.id, amount, kind, note, gen.enc.time[t])
         )
 
     def order_back(self, payment: tuple[Any, Any, Any], amount: int, reason: str) -> None:
         """R6 done: the over-coverage the write-down made, ordered back and reversed."""
         gen, enc = self.gen, self.gen.enc
         coverage_id, owner, payment_id = payment
-        order_id = enc.uuid(gen.uuid())
+        order_id = gen.new_id()
         ordered = enc.time[self.t]
         done = enc.time[self.later()]
         gen.rows[store.reversal_orders].append(
@@ -1014,6 +1015,10 @@ def _part(gen: _Generator, start: int, end: int) -> _Part:
     return _Part(rows, None, counts, gen.by_status, gen.by_kind, gen.samples)
 
 
+_worker_generator: dict[int, _Generator] = {}
+"""A worker process's generator, by the seed of its plan."""
+
+
 def _draw_into_database(task: tuple[DemoPlan, int, int]) -> _Part:
     """In a worker process: draw claims start..end-1 into a new in-memory SQLite database.
 
@@ -1021,7 +1026,11 @@ def _draw_into_database(task: tuple[DemoPlan, int, int]) -> _Part:
     copied into the real tables, and a table without indexes is the cheapest to fill.
     """
     plan, start, end = task
-    part = _part(_Generator(plan, _Encoder(True, plan.today)), start, end)
+    gen = _worker_generator.get(plan.seed)
+    if gen is None or gen.plan != plan:
+        # One per process and plan: it starts every batch afresh, and keeps its encodings.
+        gen = _worker_generator[plan.seed] = _Generator(plan, _Encoder(True, plan.today))
+    part = _part(gen, start, end)
     assert part.rows is not None  # noqa: S101
     db = sqlite3.connect(":memory:", isolation_level=None)
     try:

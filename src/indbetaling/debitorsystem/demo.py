@@ -433,6 +433,15 @@ OTHER = CoverageSource.OTHER.value
 AKTIV = ClaimStatus.AKTIV.value
 AFSLUTTET = ClaimStatus.AFSLUTTET.value
 ANNULLERET = ClaimStatus.ANNULLERET.value
+_SAMPLE, _OPEN, _PARTLY_PAID, _PAID, _WRITTEN_DOWN, _ANNULLED = (
+    Kind.SAMPLE,
+    Kind.OPEN,
+    Kind.PARTLY_PAID,
+    Kind.PAID,
+    Kind.WRITTEN_DOWN,
+    Kind.ANNULLED,
+)
+"""The kinds as plain names: an enum's members are slow to look up on its class (hot path)."""
 NEDREGULERING = WriteDownKind.NEDREGULERING.value
 ANNULLERING = WriteDownKind.ANNULLERING.value
 FEJLREGISTRERING = ReversalReason.FEJLREGISTRERING.value
@@ -597,12 +606,12 @@ class _Generator:
         self.prefix = f"{(i << self.prefix_bits) | self.rng.getrandbits(self.prefix_bits):08x}"
         if i < self.n_samples:
             cvr = self.cvrs[i // SAMPLES_PER_AUTHORITY]
-            kind = Kind.SAMPLE
+            kind = _SAMPLE
         else:
             cvr = self.cvrs[bisect.bisect(self.auth_cum, rnd())]
             kind = self.kinds[bisect.bisect(self.kind_cum, rnd())]
         created_day = -15 - int(rnd() * 525)
-        acc = self.account(cvr, created_day * DAY + SLOT * int(rnd() * 40), kind is Kind.SAMPLE)
+        acc = self.account(cvr, created_day * DAY + SLOT * int(rnd() * 40), kind is _SAMPLE)
         types = CLAIM_TYPES[acc.type_code]
         code, lo, hi, text = types[int(rnd() * len(types))]
         principal = (lo // 100 + int(rnd() * ((hi - lo) // 100))) * 100
@@ -610,13 +619,13 @@ class _Generator:
             principal += 25 * int(rnd() * 4)
         period_from = period_to = None
         day = self.enc.day
-        if kind is Kind.SAMPLE:
+        if kind is _SAMPLE:
             principal = max(principal, 15_000)
-        elif kind is Kind.OPEN or kind is Kind.PARTLY_PAID:
+        elif kind is _OPEN or kind is _PARTLY_PAID:
             r = rnd()
             if r < 0.12:
                 period_from, period_to = day[created_day], day[1 + int(rnd() * 180)]
-            elif r < 0.17 and kind is Kind.OPEN:
+            elif r < 0.17 and kind is _OPEN:
                 start = 7 + int(rnd() * 83)
                 period_from, period_to = day[start], day[start + 14 + int(rnd() * 106)]
         parties = acc.parties
@@ -634,7 +643,7 @@ class _Generator:
         )
 
         status = AKTIV
-        if kind is Kind.PARTLY_PAID:
+        if kind is _PARTLY_PAID:
             if rnd() < 0.1:  # a payment made by mistake and reversed by its owner
                 c.mistaken_payment(c.part(principal))
             for _ in range(1 + int(rnd() * 3)):
@@ -642,7 +651,7 @@ class _Generator:
                 if rest < 2:
                     break
                 c.cover(c.part(rest), rnd() < 0.75)
-        elif kind is Kind.PAID:
+        elif kind is _PAID:
             for _ in range(int(rnd() * 3)):
                 rest = c.restance()
                 if rest < 2:
@@ -650,7 +659,7 @@ class _Generator:
                 c.cover(c.part(rest), rnd() < 0.8)
             c.cover(c.restance(), rnd() < 0.85)
             status = AFSLUTTET
-        elif kind is Kind.WRITTEN_DOWN:
+        elif kind is _WRITTEN_DOWN:
             r = rnd()
             if r < 0.5:
                 c.write_down(c.part(principal), NEDREGULERING, "Delvis eftergivelse")
@@ -670,7 +679,7 @@ class _Generator:
                     "Fejlagtigt opkrævet beløb",
                 )
                 c.order_back(payment, amount, NEDREGULERING)
-        elif kind is Kind.ANNULLED:
+        elif kind is _ANNULLED:
             r = rnd()
             payment = None
             if r < 0.25:
@@ -711,7 +720,7 @@ class _Generator:
         if period_from is not None:
             future = period_from > day[0]
             by_kind["payment_period_future" if future else "payment_period_open"] += 1
-        if kind is Kind.SAMPLE:
+        if kind is _SAMPLE:
             self.samples.append(SampleClaim(cvr, UUID(claim_hex), parties[0], principal))
 
 

@@ -584,11 +584,9 @@ class _Generator:
             self.claim()
         return self.rows
 
-    def account(self, cvr: str, created: int, sample: bool) -> _Account:
+    def new_account(self, cvr: str, created: int, sample: bool) -> _Account:
+        """The authority's next account (`claim` keeps the current one four times in five)."""
         rnd = self.rng.random
-        current = self.accounts[cvr]
-        if current is not None and not sample and rnd() >= 0.2:
-            return current
         type_code = ACCOUNT_TYPES[bisect.bisect(self.acc_cum, rnd())]
         parties: tuple[str, ...] = (self.new_cpr(),)
         if not sample and rnd() < 0.3:
@@ -611,7 +609,10 @@ class _Generator:
             cvr = self.cvrs[bisect.bisect(self.auth_cum, rnd())]
             kind = self.kinds[bisect.bisect(self.kind_cum, rnd())]
         created_day = -15 - int(rnd() * 525)
-        acc = self.account(cvr, created_day * DAY + SLOT * int(rnd() * 40), kind is _SAMPLE)
+        created = created_day * DAY + SLOT * int(rnd() * 40)
+        acc = self.accounts[cvr]
+        if acc is None or kind is _SAMPLE or rnd() < 0.2:
+            acc = self.new_account(cvr, created, kind is _SAMPLE)
         types = CLAIM_TYPES[acc.type_code]
         code, lo, hi, text = types[int(rnd() * len(types))]
         principal = (lo // 100 + int(rnd() * ((hi - lo) // 100))) * 100

@@ -101,11 +101,10 @@ def test_uuids_are_version_4_drawn_from_the_seed() -> None:
         assert demo.uuid_int(a) == uuid.UUID(int=b.getrandbits(128), version=4).int
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # workers draw for SQLite only
 def test_workers_and_batches_do_not_change_the_rows(
     fresh_engine: FreshEngine, backend: str
 ) -> None:
-    if backend != "sqlite":
-        pytest.skip("workers draw for SQLite only")
     plan = demo.make_plan(11, 2 * demo.STREAM + 345, today=TODAY)
     here = fresh_engine()
     first = demo.generate(here, plan, batch_size=900, workers=0)
@@ -120,13 +119,12 @@ def test_workers_and_batches_do_not_change_the_rows(
     assert second.sample_claims == first.sample_claims
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the values are written as text on SQLite only
 def test_sqlite_rows_are_stored_as_sqlalchemy_stores_the_values(
     fresh_engine: FreshEngine, backend: str
 ) -> None:
     """The text the SQLite load writes directly (ids, dates, times) is what the columns' types
     make of the Python values: read back, the ledgers equal those of a plain Core insert."""
-    if backend != "sqlite":
-        pytest.skip("the values are put together as text on SQLite only")
     plan = demo.make_plan(12, 1200, today=TODAY)
     direct = fresh_engine()
     demo.generate(direct, plan, batch_size=500, workers=0)
@@ -172,12 +170,11 @@ def sqlite_schema(engine: Engine) -> tuple[set[tuple[str, str, str, str]], str]:
     return {(r[0], r[1], r[2], r[3]) for r in rows}, mode
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # the indexes are rebuilt on SQLite only
 @pytest.mark.parametrize("workers", [0, 2])
 def test_the_schema_ends_as_the_migration_made_it(
     fresh_engine: FreshEngine, backend: str, workers: int
 ) -> None:
-    if backend != "sqlite":
-        pytest.skip("the indexes are dropped and rebuilt on SQLite only")
     engine = fresh_engine()
     before = sqlite_schema(engine)
     assert before[1] == "wal"

@@ -204,6 +204,8 @@ def test_without_an_endpoint_on_record_the_order_is_left_for_manual_advice(env: 
         str(at_gateway.id),
         str(registered.id),
     }
+    # staff see why each waits for manual advice
+    assert all(o["Bemaerkning"].startswith(NO_ENDPOINT_TEXT) for o in listed.json())
 
 
 def test_an_owner_that_does_not_know_the_payment_leaves_the_order_for_manual_advice(

@@ -88,6 +88,7 @@ def order_json(o: domain.ReversalOrder) -> dict[str, Any]:
         "Tekst": o.text,
         "Dannelsestidspunkt": o.created_at.isoformat(),
         "Tilstand": o.state.value,
+        "Bemaerkning": o.delivery_note,
     }
 
 

@@ -140,6 +140,8 @@ class ReversalOrder:
     text: str | None
     created_at: datetime
     state: OrderState = OrderState.OPRETTET
+    delivery_note: str | None = None
+    """Why delivery stopped or is waiting (e.g. the reason for MANUEL), for collections staff."""
 
     @property
     def is_open(self) -> bool:

@@ -357,6 +357,7 @@ def order_from_row(o: Row[Any]) -> ReversalOrder:
         text=o.text,
         created_at=o.created_at,
         state=OrderState(o.state),
+        delivery_note=o.last_error,
     )
 
 

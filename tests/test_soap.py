@@ -95,6 +95,29 @@ def test_responses_encode_and_decode_back() -> None:
     )
 
 
+def test_keys_in_any_order_and_empty_lists_encode_in_schema_order() -> None:
+    """Stored answers have sorted keys; the codec writes the schema's order, no empty items."""
+    answer = {
+        "Restance": "0.00",
+        "DaekningId": "0b1c2d3e-4f50-4617-8899-aabbccddeeff",
+        "Forretningskvittering": {"ForretningsValideringsKode": "ACCEPTERET"},
+    }
+    element = CONTRACT.encode(f"{{{NS}}}ForetagIndbetalingResponse", answer)
+    assert [etree.QName(child).localname for child in element] == [
+        "Forretningskvittering",
+        "DaekningId",
+        "Restance",
+    ]
+    search = CONTRACT.encode(
+        f"{{{NS}}}SoegFordringTilIndbetalingResponse",
+        {
+            "FordringTilIndbetaling": [],
+            "Forretningskvittering": {"ForretningsValideringsKode": "ACCEPTERET"},
+        },
+    )
+    assert [etree.QName(child).localname for child in search] == ["Forretningskvittering"]
+
+
 def test_invalid_responses_are_not_encoded() -> None:
     with pytest.raises(ValueError, match=r"UKENDT_KODE"):
         CONTRACT.encode(

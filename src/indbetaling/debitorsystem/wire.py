@@ -107,7 +107,7 @@ def soap_service(service: DebitorService, verifier: CallerVerifier) -> SoapServi
             answer = service.search(call.caller.it_system_id, call.authority_cvr, search_request)
         except InvalidRequest as exc:
             raise client_fault(str(exc)) from None
-        return ordered_response("SoegFordringTilIndbetaling", answer)
+        return answer
 
     def pay(request: dict[str, Any], call: SoapCall) -> Answer:
         payment = _soap_request(lambda: payment_request_from(request["Indbetaling"]))
@@ -115,7 +115,7 @@ def soap_service(service: DebitorService, verifier: CallerVerifier) -> SoapServi
         stored = service.pay(
             caller.it_system_id, caller.authority_cvr, call.transaction_uuid, payment
         )
-        return ordered_response("ForetagIndbetaling", _answer(stored))
+        return _answer(stored)
 
     def reverse(request: dict[str, Any], call: SoapCall) -> Answer:
         reversal = _soap_request(lambda: reversal_request_from(request))
@@ -123,7 +123,7 @@ def soap_service(service: DebitorService, verifier: CallerVerifier) -> SoapServi
         stored = service.reverse(
             caller.it_system_id, caller.authority_cvr, call.transaction_uuid, reversal
         )
-        return ordered_response("ForetagIndbetalingNedregulering", _answer(stored))
+        return _answer(stored)
 
     return SoapService(
         load_contract(DEBITOR_INDBETALING_WSDL),
@@ -147,34 +147,6 @@ def _soap_request(build: Callable[[], T]) -> T:
 def _answer(stored: bytes) -> Answer:
     answer: Answer = json.loads(stored)
     return answer
-
-
-def _in_schema_order(xsd_element: Any, value: Any) -> Any:
-    """`value` with every mapping's keys in the order of the element's sequence, as the
-    codec writes children in the order it gets them (the stored answers have sorted keys).
-    Unknown keys stay at the end, so that the codec refuses them."""
-    if isinstance(value, list):
-        return [_in_schema_order(xsd_element, item) for item in value]
-    if not isinstance(value, dict) or not xsd_element.type.has_complex_content():
-        return value
-    children = {child.local_name: child for child in xsd_element.type.content.iter_elements()}
-    ordered = {
-        name: _in_schema_order(child, value[name])
-        for name, child in children.items()
-        if name in value
-    }
-    return ordered | {k: v for k, v in value.items() if k not in children}
-
-
-def ordered_response(operation: str, answer: Answer) -> Answer:
-    """The answer of `operation` ready for the SOAP codec: keys in schema order and no empty
-    lists (the codec would write an empty element for one)."""
-    contract = load_contract(DEBITOR_INDBETALING_WSDL)
-    clark = contract.operations[operation].response
-    schema = contract.schema_for(clark)
-    assert schema is not None  # noqa: S101 - the contract's own response element
-    element = schema.elements[clark.rsplit("}", 1)[-1]]
-    return dict(_in_schema_order(element, {k: v for k, v in answer.items() if v != []}))
 
 
 # --- wire ⇄ service -------------------------------------------------------------------------

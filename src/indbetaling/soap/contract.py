@@ -138,13 +138,17 @@ class SoapContract:
         return data if isinstance(data, dict) else {}
 
     def encode(self, clark: str, data: dict[str, Any]) -> etree._Element:
-        """Encode and validate a response dict as element `clark`; raises on invalid data."""
+        """Encode and validate a response dict as element `clark`; raises on invalid data.
+
+        The dict's keys may come in any order (stored answers have sorted keys) and empty
+        lists stand for absent repeated elements."""
         schema = self.schema_for(clark)
         if schema is None:
             raise ValueError(f"no schema for {clark}")
         namespace = clark[1:].split("}", 1)[0]
+        element_decl = schema.elements[clark.rsplit("}", 1)[-1]]
         encoded: Any = schema.encode(
-            data,
+            in_schema_order(element_decl, data),
             path=clark,
             namespaces={"": namespace},
             etree_element_class=etree.Element,
@@ -207,3 +211,21 @@ class SoapContract:
 def load_contract(wsdl_name: str) -> SoapContract:
     """The contract of a WSDL shipped in `indbetaling/contracts/`, loaded once per process."""
     return SoapContract(wsdl_name)
+
+
+def in_schema_order(xsd_element: Any, value: Any) -> Any:
+    """`value` with every mapping's keys in the order of the element's sequence and without
+    empty lists: xmlschema writes children in the order it gets them, and an empty element for
+    an empty list. Unknown keys stay at the end, so that encoding refuses them."""
+    if isinstance(value, list):
+        return [in_schema_order(xsd_element, item) for item in value]
+    if not isinstance(value, dict) or not xsd_element.type.has_complex_content():
+        return value
+    children = {child.local_name: child for child in xsd_element.type.content.iter_elements()}
+    present = {k: v for k, v in value.items() if v != []}
+    ordered = {
+        name: in_schema_order(child, present[name])
+        for name, child in children.items()
+        if name in present
+    }
+    return ordered | {k: v for k, v in present.items() if k not in children}

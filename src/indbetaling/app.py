@@ -237,7 +237,7 @@ async def _until_connected(connect: Callable[[], Awaitable[None]], stop: asyncio
         try:
             await connect()
             return
-        except OSError as exc:
+        except Exception as exc:  # aio-pika's connection errors are not all OSErrors
             log.warning("RabbitMQ is not reachable yet (%s); trying again", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), AMQP_RETRY_SECONDS)
@@ -387,9 +387,8 @@ def _demo_json(system: System, plan: demo.DemoPlan, stored: dict[str, Any]) -> d
                 **f,
                 "client_id": f"fagsystem-{f['id']}",
                 "client_secret": _demo_secret(settings, f["id"]),
-                "push_url": f"{base}/fagsystem/{f['id']}/besked",
-                "push_secret": "whsec_"
-                + base64.b64encode(_demo_secret(settings, f"push:{f['id']}").encode()).decode(),
+                "push_url": f"{base}/fagsystem/{f['id']}/beskeder",
+                "push_secret": _push_secret(settings, uuid.UUID(f["id"])),
             }
         )
     return {

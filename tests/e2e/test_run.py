@@ -19,6 +19,9 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from besked_samples import RESTDELIVERY_MESSAGE
+from indbetaling import webhooks
+from indbetaling.besked import read_status_code
 from indbetaling.db import make_engine, read
 from indbetaling.fagsystem.store import received_messages
 from serviceplatform.soap_client import kombit_headers, zeep_client
@@ -157,6 +160,13 @@ def see_the_change_pushed_to_the_fagsystems(
     """The payments changed the claim's Restance: the Beskedfordeler pushes the
     FordringTilIndbetaling message, signed, to every fagsystem subscribed to that authority."""
     subscribed = {f["id"] for f in demo["fagsystemer"] if sample["cvr"] in f["authorities"]}
+    for fagsystem in demo["fagsystemer"]:  # push_url and push_secret are what demo.json says
+        body = RESTDELIVERY_MESSAGE.read_bytes()
+        headers = webhooks.signed_headers(
+            fagsystem["push_secret"], "kombit-eksempel", int(time.time()), body
+        )
+        answer = httpx.post(fagsystem["push_url"], content=body, headers=headers, timeout=10)
+        assert read_status_code(answer.content) == 20, answer.text
     engine = make_engine(f"sqlite:///{data_dir / 'fagsystem.sqlite'}")
     try:
         deadline = time.monotonic() + 60

@@ -12,8 +12,9 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from indbetaling.app import build, ensure_demo, write_demo_json
+from indbetaling.app import build
 from indbetaling.beskedfordeler import cli as beskedfordeler_cli
+from indbetaling.demo_setup import ensure_demo, write_demo_json
 from indbetaling.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Indbetaling: SF1590_B_03 Afsend DebitorIndbetaling")

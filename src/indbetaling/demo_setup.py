@@ -1,0 +1,174 @@
+"""The demo of the embedded default: the dataset made on first start, the demo it-systems
+registered with the platform, their subscriptions, and `demo.json` (CONTRACT §8).
+
+Credentials are derived from the seed, so `demo.json` stays valid across restarts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING
+from indbetaling.beskedfordeler.domain import Filter
+from indbetaling.beskedfordeler.service import create_mailbox, grant_publish, subscribe
+from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID, TILBAGEFOER_ORDRE_ENTITY_ID
+from indbetaling.db import read
+from indbetaling.debitorsystem import demo
+from indbetaling.debitorsystem import store as debitor_store
+from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH
+from indbetaling.serviceplatform.domain import Role
+from indbetaling.settings import Settings
+
+if TYPE_CHECKING:
+    from indbetaling.app import System
+
+DEMO_NAMESPACE = uuid.UUID("6f0c1b1e-2b8f-4f7e-9a51-1590b0300001")
+
+
+def demo_uuid(settings: Settings, name: str) -> uuid.UUID:
+    return uuid.uuid5(DEMO_NAMESPACE, f"{settings.demo_seed}:{name}")
+
+
+def demo_secret(settings: Settings, name: str) -> str:
+    """A demo credential, the same for a given seed (so demo.json stays valid across restarts)."""
+    digest = hmac.new(str(settings.demo_seed).encode(), name.encode(), hashlib.sha256)
+    return digest.hexdigest()[:40]
+
+
+def operator_token(settings: Settings) -> str:
+    """The platform operators' token for the audit log: set it, or the demo derives one."""
+    return settings.operator_token or demo_secret(settings, "operator")
+
+
+def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:
+    """Make the demo dataset on first start (an empty debitorsystem); return demo.json's data."""
+    settings = system.settings
+    plan = demo.make_plan(settings.demo_seed, settings.demo_claims)
+    with read(system.engines["debitorsystem"]) as conn:
+        empty = conn.execute(select(debitor_store.authorities.c.cvr).limit(1)).first() is None
+    if empty:
+        summary = demo.generate(system.engines["debitorsystem"], plan, progress=progress)
+        demo_data = summary.demo_json()
+        _register_demo_it_systems(system, plan)
+        _subscribe_demo_fagsystems(system, plan)
+        for authority in plan.authorities:
+            token = system.debitor.issue_staff_token(authority.cvr, f"Opkrævning {authority.name}")
+            demo_data.setdefault("staff_tokens", {})[authority.cvr] = token
+        (settings.data_dir / "demo-data.json").write_text(json.dumps(demo_data, indent=2))
+    stored: dict[str, Any] = json.loads((settings.data_dir / "demo-data.json").read_text())
+    return _demo_json(system, plan, stored)
+
+
+def _register_demo_it_systems(system: System, plan: demo.DemoPlan) -> None:
+    settings, platform = system.settings, system.platform
+    debitor_id = system.debitorsystem_id
+    platform.register_it_system(
+        debitor_id,
+        "Debitorsystem",
+        "debitorsystem",
+        client_secret=demo_secret(settings, "debitorsystem"),
+    )
+    base = settings.base_url
+    platform.set_endpoint(
+        debitor_id,
+        DEBITOR_INDBETALING_ENTITY_ID,
+        f"{base}/debitorsystem{DEBITOR_PATH}",
+        f"{base}/debitorsystem/api/v1/debitorindbetaling",
+    )
+    for authority in plan.authorities:
+        platform.add_agreement(
+            debitor_id, authority.cvr, DEBITOR_INDBETALING_ENTITY_ID, Role.PROVIDER
+        )
+        platform.route_authority(authority.cvr, DEBITOR_INDBETALING_ENTITY_ID, debitor_id)
+        platform.add_agreement(
+            debitor_id, authority.cvr, TILBAGEFOER_ORDRE_ENTITY_ID, Role.CONSUMER
+        )
+    for fagsystem in plan.fagsystems:
+        platform.register_it_system(
+            fagsystem.id,
+            fagsystem.name,
+            f"fagsystem-{fagsystem.id}",
+            client_secret=demo_secret(settings, str(fagsystem.id)),
+        )
+        platform.set_endpoint(
+            fagsystem.id,
+            TILBAGEFOER_ORDRE_ENTITY_ID,
+            f"{base}/fagsystem/{fagsystem.id}{TILBAGEFOER_PATH}",
+        )
+        for cvr in fagsystem.authorities:
+            platform.add_agreement(fagsystem.id, cvr, DEBITOR_INDBETALING_ENTITY_ID, Role.CONSUMER)
+            platform.add_agreement(fagsystem.id, cvr, TILBAGEFOER_ORDRE_ENTITY_ID, Role.PROVIDER)
+
+
+def _subscribe_demo_fagsystems(system: System, plan: demo.DemoPlan) -> None:
+    """The debitorsystem may publish claims; each fagsystem gets its claims pushed (§6)."""
+    bf = system.beskedfordeler
+    grant_publish(bf, str(system.debitorsystem_id), BESKEDTYPE_FORDRING_TIL_INDBETALING)
+    base = system.settings.base_url
+    for fagsystem in plan.fagsystems:
+        mailbox = create_mailbox(
+            bf,
+            str(fagsystem.id),
+            name=f"{fagsystem.name}: fordringer til indbetaling",
+            push_url=f"{base}/fagsystem/{fagsystem.id}/beskeder",
+            push_secret=push_secret(system.settings, fagsystem.id),
+        )
+        for cvr in fagsystem.authorities:
+            subscribe(
+                bf,
+                mailbox.mailbox_id,
+                Filter(message_type=BESKEDTYPE_FORDRING_TIL_INDBETALING, authority_cvr=cvr),
+            )
+
+
+def push_secret(settings: Settings, fagsystem_id: uuid.UUID) -> str:
+    key = demo_secret(settings, f"push:{fagsystem_id}").encode()
+    return "whsec_" + base64.b64encode(key).decode()
+
+
+def _demo_json(system: System, plan: demo.DemoPlan, stored: dict[str, Any]) -> dict[str, Any]:
+    settings = system.settings
+    base = settings.base_url
+    fagsystemer = []
+    for f in stored["fagsystemer"]:
+        fagsystemer.append(
+            {
+                **f,
+                "client_id": f"fagsystem-{f['id']}",
+                "client_secret": demo_secret(settings, f["id"]),
+                "push_url": f"{base}/fagsystem/{f['id']}/beskeder",
+                "push_secret": push_secret(settings, uuid.UUID(f["id"])),
+            }
+        )
+    return {
+        "base_url": base,
+        "authorities": stored["authorities"],
+        "fagsystemer": fagsystemer,
+        "debitorsystemer": [
+            {
+                "id": str(system.debitorsystem_id),
+                "client_id": "debitorsystem",
+                "client_secret": demo_secret(settings, "debitorsystem"),
+                "authorities": [a.cvr for a in plan.authorities],
+            }
+        ],
+        "sample_claims": stored["sample_claims"],
+        "staff_tokens": stored.get("staff_tokens", {}),
+        "operator_token": operator_token(settings),
+    }
+
+
+def write_demo_json(data_dir: Path, data: dict[str, Any]) -> Path:
+    path = data_dir / "demo.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    tmp.replace(path)
+    return path

@@ -22,9 +22,10 @@ from sqlalchemy import select
 from besked_samples import RESTDELIVERY_MESSAGE
 from indbetaling import webhooks
 from indbetaling.besked import read_status_code
+from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID
 from indbetaling.db import make_engine, read
 from indbetaling.fagsystem.store import received_messages
-from serviceplatform.soap_client import kombit_headers, zeep_client
+from serviceplatform.soap_client import fetch_token, kombit_headers, zeep_client
 
 CLAIMS_FOR_TEST = "600"
 
@@ -270,18 +271,15 @@ def test_run_on_rabbitmq_carries_claim_messages(tmp_path: Path, amqp_url: str) -
         demo = wait_for_demo_json(tmp_path, proc)
         cvr = demo["authorities"][0]["cvr"]
         fagsystem = next(f for f in demo["fagsystemer"] if cvr in f["authorities"])
+        token = fetch_token(
+            demo["base_url"],
+            fagsystem["client_id"],
+            fagsystem["client_secret"],
+            DEBITOR_INDBETALING_ENTITY_ID,
+            cvr,
+        )
         with httpx.Client(base_url=demo["base_url"], timeout=10) as client:
-            issued = client.post(
-                "/sts/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": fagsystem["client_id"],
-                    "client_secret": fagsystem["client_secret"],
-                    "scope": "entityid:http://oir.serviceplatformen.dk/service/"
-                    f"debitorindbetalingafsend/1,anvenderkontekst:{cvr}",
-                },
-            )
-            pay_over_rest(client, issued.json()["access_token"], cvr, fagsystem, demo)
+            pay_over_rest(client, token, cvr, fagsystem, demo)
         see_the_change_pushed_to_the_fagsystems(tmp_path, demo, sample_of(demo, cvr, 1))
     finally:
         stop(proc)

@@ -27,6 +27,7 @@ from indbetaling.serviceplatform.api import Gateway
 from indbetaling.serviceplatform.domain import Role
 from indbetaling.serviceplatform.service import Serviceplatform
 from serviceplatform.harness import LiveServer
+from serviceplatform.soap_client import fetch_token
 
 DEBITOR_CLIENT_ID = "debitorsystem"
 DEBITOR_SECRET = "s3cret-debitorsystem"
@@ -87,17 +88,9 @@ class ReversalWorld:
         return f"{self.base_url}{UNAVAILABLE_PATH}"
 
     def token(self, cvr: str) -> str:
-        answer = httpx.post(
-            f"{self.base_url}/sts/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": DEBITOR_CLIENT_ID,
-                "client_secret": DEBITOR_SECRET,
-                "scope": f"entityid:{TILBAGEFOER_ORDRE_ENTITY_ID},anvenderkontekst:{cvr}",
-            },
+        return fetch_token(
+            self.base_url, DEBITOR_CLIENT_ID, DEBITOR_SECRET, TILBAGEFOER_ORDRE_ENTITY_ID, cvr
         )
-        assert answer.status_code == 200, answer.text
-        return str(answer.json()["access_token"])
 
     def audited_calls(self) -> list[dict[str, Any]]:
         """The gateway's audit entries of reversal-order calls, oldest first."""

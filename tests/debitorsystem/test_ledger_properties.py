@@ -74,12 +74,7 @@ class LedgerMachine(RuleBasedStateMachine):
             liable_parties=(LiableParty(PART, "PRIMAER"),),
         )
         self.ledger = ClaimLedger(claim)
-        self.seq = 0
         self.made_negative_by_payment = False
-
-    def _next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
 
     @rule(amount=amounts, owner=st.sampled_from(OWNERS))
     def pay(self, amount: int, owner: UUID) -> None:
@@ -94,7 +89,6 @@ class LedgerMachine(RuleBasedStateMachine):
                 owner_id=owner,
                 today=TODAY,
                 coverage_id=uuid.uuid4(),
-                seq=self._next_seq(),
             )
         except Rejected as r:
             assert self.ledger == before
@@ -113,7 +107,7 @@ class LedgerMachine(RuleBasedStateMachine):
         before = self.ledger
         try:
             self.ledger, _ = domain.register_other_coverage(
-                before, amount, coverage_id=uuid.uuid4(), seq=self._next_seq()
+                before, amount, coverage_id=uuid.uuid4()
             )
         except Rejected:
             assert self.ledger == before

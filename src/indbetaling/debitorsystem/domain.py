@@ -208,6 +208,11 @@ class ClaimLedger:
             status=self.status,
         )
 
+    @property
+    def next_seq(self) -> int:
+        """The seq a new coverage takes: after every coverage the claim has."""
+        return max((c.seq for c in self.coverages), default=0) + 1
+
     def payment_coverage(self, owner_id: UUID, payment_id: UUID) -> Coverage | None:
         for c in self.coverages:
             if c.owner_id == owner_id and c.payment and c.payment.payment_id == payment_id:
@@ -228,7 +233,6 @@ def pay(
     owner_id: UUID,
     today: date,
     coverage_id: UUID,
-    seq: int,
 ) -> tuple[ClaimLedger, Coverage]:
     """R1–R3: one payment covers one claim, only while payable, by a liable party, ≤ Restance."""
     if payment.amount <= 0:
@@ -250,7 +254,7 @@ def pay(
     coverage = Coverage(
         id=coverage_id,
         claim_id=ledger.claim.id,
-        seq=seq,
+        seq=ledger.next_seq,
         amount=payment.amount,
         source=CoverageSource.PAYMENT,
         owner_id=owner_id,
@@ -261,7 +265,7 @@ def pay(
 
 
 def register_other_coverage(
-    ledger: ClaimLedger, amount: int, *, coverage_id: UUID, seq: int
+    ledger: ClaimLedger, amount: int, *, coverage_id: UUID
 ) -> tuple[ClaimLedger, Coverage]:
     """Another coverage (bank payment etc.): only on a live claim, never beyond Restance."""
     if amount <= 0:
@@ -277,7 +281,7 @@ def register_other_coverage(
     coverage = Coverage(
         id=coverage_id,
         claim_id=ledger.claim.id,
-        seq=seq,
+        seq=ledger.next_seq,
         amount=amount,
         source=CoverageSource.OTHER,
         owner_id=None,

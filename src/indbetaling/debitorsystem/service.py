@@ -337,7 +337,6 @@ class DebitorService:
                 owner_id=caller,
                 today=self.today(),
                 coverage_id=self.new_id(),
-                seq=store.next_coverage_seq(conn, request.claim_id),
             )
         except Rejected as r:
             return rejection_answer(r)
@@ -599,7 +598,7 @@ class DebitorService:
 
         def change(ledger: ClaimLedger, _now: datetime) -> tuple[ClaimLedger, LedgerChange]:
             after, coverage = domain.register_other_coverage(
-                ledger, amount, coverage_id=self.new_id(), seq=0
+                ledger, amount, coverage_id=self.new_id()
             )
             made[:] = [coverage]
             return after, LedgerChange(after, ())

@@ -502,14 +502,6 @@ def insert_coverage(conn: Connection, coverage: Coverage, now: datetime) -> int:
     return int(pk[0]) if pk else 0
 
 
-def next_coverage_seq(conn: Connection, claim_id: UUID) -> int:
-    """The seq a new coverage of this claim will sort after (the database assigns the real one)."""
-    value = conn.execute(
-        select(func.coalesce(func.max(coverages.c.seq), 0)).where(coverages.c.claim_id == claim_id)
-    ).scalar_one()
-    return int(value) + 1
-
-
 def insert_reversal(
     conn: Connection,
     coverage_id: UUID,

@@ -203,9 +203,7 @@ def staff_router(service: DebitorService) -> APIRouter:
 
     @router.post("/fordringer/{claim_id}/daekninger", status_code=201)
     def other_coverage(cvr: Cvr, claim_id: UUID, body: AmountIn) -> dict[str, Any]:
-        change, _coverage = _call(
-            service.register_other_coverage, cvr, claim_id, _amount(body.Beloeb)
-        )
+        change = _call(service.register_other_coverage, cvr, claim_id, _amount(body.Beloeb))
         return ledger_json(change.ledger)
 
     @router.get("/tilbagefoerselsordrer")

@@ -538,9 +538,11 @@ class DebitorService:
         self,
         cvr: str,
         claim_id: UUID,
-        change: Callable[[ClaimLedger, datetime], tuple[ClaimLedger, LedgerChange]],
-        persist: Callable[[Connection, LedgerChange, datetime], None],
+        change: Callable[[Connection, ClaimLedger, datetime], LedgerChange],
     ) -> LedgerChange:
+        """Lock the claim, let `change` apply a rule and write its facts, then store the
+        reversal orders it made and the claim's message, all in one transaction."""
+
         def attempt() -> LedgerChange:
             now = self.clock()
             with self._write() as conn:
@@ -548,66 +550,50 @@ class DebitorService:
                     raise Rejected(FejlKode.FORDRING_UKENDT, "Fordringen findes ikke")
                 before = store.load_ledger(conn, claim_id)
                 assert before is not None  # noqa: S101 - locked just above
-                after, result = change(before, now)
-                persist(conn, result, now)
+                result = change(conn, before, now)
                 store.insert_orders(conn, result.orders, now)
-                self._announce(conn, before, after, now)
+                self._announce(conn, before, result.ledger, now)
                 return result
 
         return self._retrying(attempt)
 
     def write_down(self, cvr: str, claim_id: UUID, amount: int, text: str | None) -> LedgerChange:
         """Nedregulering; orders reversals of fagsystem payments for any over-coverage (R6)."""
-        made: list[domain.WriteDown] = []
 
-        def change(ledger: ClaimLedger, now: datetime) -> tuple[ClaimLedger, LedgerChange]:
+        def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
             after, wd, orders = domain.write_down(
                 ledger, amount, write_down_id=self.new_id(), text=text, now=now, new_id=self.new_id
             )
-            made[:] = [wd]
-            return after, LedgerChange(after, orders)
+            store.insert_write_down(conn, wd, now)
+            return LedgerChange(after, orders)
 
-        def persist(conn: Connection, _result: LedgerChange, now: datetime) -> None:
-            store.insert_write_down(conn, made[0], now)
-
-        return self._change_claim(cvr, claim_id, change, persist)
+        return self._change_claim(cvr, claim_id, change)
 
     def annul(self, cvr: str, claim_id: UUID, text: str | None) -> LedgerChange:
         """Annulment: the claim is no longer owed; every coverage becomes over-coverage."""
-        made: list[domain.WriteDown] = []
 
-        def change(ledger: ClaimLedger, now: datetime) -> tuple[ClaimLedger, LedgerChange]:
+        def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
             after, wd, orders = domain.annul(
                 ledger, write_down_id=self.new_id(), text=text, now=now, new_id=self.new_id
             )
-            made[:] = [wd] if wd else []
-            return after, LedgerChange(after, orders)
-
-        def persist(conn: Connection, _result: LedgerChange, now: datetime) -> None:
-            for wd in made:
+            if wd is not None:
                 store.insert_write_down(conn, wd, now)
             store.mark_annulled(conn, claim_id, now)
+            return LedgerChange(after, orders)
 
-        return self._change_claim(cvr, claim_id, change, persist)
+        return self._change_claim(cvr, claim_id, change)
 
-    def register_other_coverage(
-        self, cvr: str, claim_id: UUID, amount: int
-    ) -> tuple[LedgerChange, domain.Coverage]:
+    def register_other_coverage(self, cvr: str, claim_id: UUID, amount: int) -> LedgerChange:
         """A coverage from outside the fagsystems, e.g. a bank payment (never beyond Restance)."""
-        made: list[domain.Coverage] = []
 
-        def change(ledger: ClaimLedger, _now: datetime) -> tuple[ClaimLedger, LedgerChange]:
+        def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
             after, coverage = domain.register_other_coverage(
                 ledger, amount, coverage_id=self.new_id()
             )
-            made[:] = [coverage]
-            return after, LedgerChange(after, ())
+            store.insert_coverage(conn, coverage, now)
+            return LedgerChange(after, ())
 
-        def persist(conn: Connection, _result: LedgerChange, now: datetime) -> None:
-            store.insert_coverage(conn, made[0], now)
-
-        result = self._change_claim(cvr, claim_id, change, persist)
-        return result, made[0]
+        return self._change_claim(cvr, claim_id, change)
 
     def issue_staff_token(self, cvr: str, name: str) -> str:
         """A bearer token for collections staff of one authority; only its hash is kept."""

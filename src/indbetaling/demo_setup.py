@@ -14,15 +14,11 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING
 from indbetaling.beskedfordeler.domain import Filter
 from indbetaling.beskedfordeler.service import create_mailbox, grant_publish, subscribe
 from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID, TILBAGEFOER_ORDRE_ENTITY_ID
-from indbetaling.db import read
 from indbetaling.debitorsystem import demo
-from indbetaling.debitorsystem import store as debitor_store
 from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH
 from indbetaling.serviceplatform.domain import Role
 from indbetaling.settings import Settings
@@ -52,9 +48,7 @@ def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:
     """Make the demo dataset on first start (an empty debitorsystem); return demo.json's data."""
     settings = system.settings
     plan = demo.make_plan(settings.demo_seed, settings.demo_claims)
-    with read(system.engines["debitorsystem"]) as conn:
-        empty = conn.execute(select(debitor_store.authorities.c.cvr).limit(1)).first() is None
-    if empty:
+    if system.debitor.is_empty():
         summary = demo.generate(system.engines["debitorsystem"], plan, progress=progress)
         demo_data = summary.demo_json()
         _register_demo_it_systems(system, plan)

@@ -595,6 +595,11 @@ class DebitorService:
 
         return self._change_claim(cvr, claim_id, change)
 
+    def is_empty(self) -> bool:
+        """True while no authority is registered (a new debitorsystem)."""
+        with db.read(self.engine) as conn:
+            return conn.execute(select(store.authorities.c.cvr).limit(1)).first() is None
+
     def issue_staff_token(self, cvr: str, name: str) -> str:
         """A bearer token for collections staff of one authority; only its hash is kept."""
         token = secrets.token_urlsafe(32)

@@ -16,7 +16,11 @@ import pytest
 from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.engine import make_url
 
-from indbetaling.db import make_engine, migrate
+from indbetaling.db import FORBID_ON_EVENT_LOOP_ENV, make_engine, migrate
+
+# Every engine the tests make, and every server they start, refuses database work on an event
+# loop's thread: a blocking call inside an `async def` fails the test that reaches it.
+os.environ.setdefault(FORBID_ON_EVENT_LOOP_ENV, "1")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ["sqlite", "postgres"]

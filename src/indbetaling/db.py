@@ -8,33 +8,86 @@ PostgreSQL uses psycopg 3 at READ COMMITTED; use cases lock the rows they change
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Dialect, Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+FORBID_ON_EVENT_LOOP_ENV = "INDBETALING_FORBID_DB_ON_EVENT_LOOP"
+"""When set (the test suite sets it), a database connection taken on a thread that runs an
+asyncio event loop raises `BlockingOnEventLoop`: blocking database work belongs in a thread."""
 
 
-def is_sqlite(engine: Engine | Connection) -> bool:
-    return engine.dialect.name == "sqlite"
+class BlockingOnEventLoop(RuntimeError):
+    """Blocking database work was started on the event loop's thread."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A point in time, stored in UTC and always read back with its zone (SQLite keeps the
+    text without it); a naive time is taken to be UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def insert_or_ignore(conn: Connection, table: Table, **values: Any) -> bool:
+    """Insert one row unless it collides with a unique key; True when it was inserted."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    result = conn.execute(insert(table).values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for a part's database; SQLite files and their folder are made when missing."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, **kwargs)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+        engine = _sqlite_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+    if os.environ.get(FORBID_ON_EVENT_LOOP_ENV):
+        forbid_on_event_loop(engine)
+    return engine
+
+
+def forbid_on_event_loop(engine: Engine) -> None:
+    """Make every connection taken on an event loop's thread raise `BlockingOnEventLoop`."""
+
+    @event.listens_for(engine, "engine_connect")
+    def _check(_conn: Connection) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop in this thread: blocking is fine here
+        raise BlockingOnEventLoop(
+            "database work on the event loop's thread; run it with "
+            "starlette.concurrency.run_in_threadpool or asyncio.to_thread"
+        )
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:

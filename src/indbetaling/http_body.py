@@ -1,0 +1,50 @@
+"""Reading a request body with a size limit, before anything is parsed (chunked bodies too).
+
+The one body reader of the project. A declared `Content-Length` over the limit is refused
+before a byte is read, and a body without one (chunked) is refused as soon as it grows past
+the limit. Each wire turns `BodyTooLarge` / `BadContentLength` into its own answer (a SOAP
+fault, a problem document, a `ModtagBeskedOutput`).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+
+class BodyRefused(ValueError):
+    """The body was not read; the text says why (Danish / English)."""
+
+    http_status = 400
+
+
+class BodyTooLarge(BodyRefused):
+    http_status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Forespørgslen er større end {limit} bytes / request larger than {limit} bytes"
+        )
+        self.limit = limit
+
+
+class BadContentLength(BodyRefused):
+    def __init__(self) -> None:
+        super().__init__("Content-Length er ikke et tal / bad Content-Length")
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """The whole body, or `BodyTooLarge` as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise BadContentLength
+        if int(declared) > limit:
+            raise BodyTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -17,7 +17,11 @@ from typing import TYPE_CHECKING, Any
 from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING
 from indbetaling.beskedfordeler.domain import Filter
 from indbetaling.beskedfordeler.service import create_mailbox, grant_publish, subscribe
-from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID, TILBAGEFOER_ORDRE_ENTITY_ID
+from indbetaling.contracts import (
+    BESKEDFORDELER_ENTITY_ID,
+    DEBITOR_INDBETALING_ENTITY_ID,
+    TILBAGEFOER_ORDRE_ENTITY_ID,
+)
 from indbetaling.debitorsystem import demo
 from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH
 from indbetaling.serviceplatform.domain import Role
@@ -48,10 +52,10 @@ def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:
     """Make the demo dataset on first start (an empty debitorsystem); return demo.json's data."""
     settings = system.settings
     plan = demo.make_plan(settings.demo_seed, settings.demo_claims)
+    _register_demo_it_systems(system, plan)  # idempotent: also brings older data up to date
     if system.debitor.is_empty():
         summary = demo.generate(system.engines["debitorsystem"], plan, progress=progress)
         demo_data = summary.demo_json()
-        _register_demo_it_systems(system, plan)
         _subscribe_demo_fagsystems(system, plan)
         for authority in plan.authorities:
             token = system.debitor.issue_staff_token(authority.cvr, f"Opkrævning {authority.name}")
@@ -85,6 +89,7 @@ def _register_demo_it_systems(system: System, plan: demo.DemoPlan) -> None:
         platform.add_agreement(
             debitor_id, authority.cvr, TILBAGEFOER_ORDRE_ENTITY_ID, Role.CONSUMER
         )
+    _register_demo_beskedfordeler(system, plan)
     for fagsystem in plan.fagsystems:
         platform.register_it_system(
             fagsystem.id,
@@ -100,6 +105,29 @@ def _register_demo_it_systems(system: System, plan: demo.DemoPlan) -> None:
         for cvr in fagsystem.authorities:
             platform.add_agreement(fagsystem.id, cvr, DEBITOR_INDBETALING_ENTITY_ID, Role.CONSUMER)
             platform.add_agreement(fagsystem.id, cvr, TILBAGEFOER_ORDRE_ENTITY_ID, Role.PROVIDER)
+            platform.add_agreement(fagsystem.id, cvr, BESKEDFORDELER_ENTITY_ID, Role.CONSUMER)
+
+
+def _register_demo_beskedfordeler(system: System, plan: demo.DemoPlan) -> None:
+    """The Beskedfordeler serves every authority; the debitorsystem publishes to it (through
+    the gateway, like any publisher) and the fagsystems subscribe."""
+    platform = system.platform
+    beskedfordeler_id = demo_uuid(system.settings, "beskedfordeler")
+    platform.register_it_system(beskedfordeler_id, "Beskedfordeler", "beskedfordeler")
+    platform.set_endpoint(
+        beskedfordeler_id,
+        BESKEDFORDELER_ENTITY_ID,
+        None,
+        f"{system.settings.base_url}/beskedfordeler",
+    )
+    for authority in plan.authorities:
+        platform.add_agreement(
+            beskedfordeler_id, authority.cvr, BESKEDFORDELER_ENTITY_ID, Role.PROVIDER
+        )
+        platform.route_authority(authority.cvr, BESKEDFORDELER_ENTITY_ID, beskedfordeler_id)
+        platform.add_agreement(
+            system.debitorsystem_id, authority.cvr, BESKEDFORDELER_ENTITY_ID, Role.CONSUMER
+        )
 
 
 def _subscribe_demo_fagsystems(system: System, plan: demo.DemoPlan) -> None:

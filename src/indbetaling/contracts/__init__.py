@@ -14,6 +14,9 @@ DEBITOR_INDBETALING_ENTITY_ID = "http://oir.serviceplatformen.dk/service/debitor
 TILBAGEFOER_ORDRE_ENTITY_ID = (
     "http://oir.serviceplatformen.dk/service/indbetalingtilbagefoerordreafsend/1"
 )
+BESKEDFORDELER_ENTITY_ID = "http://entityid.kombit.dk/service/beskedfordeler/1"
+"""The Beskedfordeler as a service of the platform: publishers and subscribers reach it through
+the gateway, which names this audience when it forwards their calls."""
 
 
 def contract_path(name: str) -> Path:

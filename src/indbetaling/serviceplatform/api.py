@@ -12,6 +12,9 @@ Routes (mounted by the composition root with `app.include_router(gateway.router(
 - `/api/v1/debitorindbetaling/<path>` (any method): the REST mirror, routed by the token's
   authority (an `X-Myndighed-CVR` header, when sent, must name the same authority) to the
   debitorsystem's registered REST base URL + `/<path>`.
+- `/api/v1/beskedfordeler/<path>` (any method): the Beskedfordeler's HTTP interface
+  (`BeskedAfsend`, mailboxes, value lists, error queue), routed the same way to the
+  Beskedfordeler that serves the token's authority.
 - `GET /serviceplatform/api/v1/audit`: the audit log, newest first.
 
 Every forwarded call carries `X-Serviceplatform-Caller` (see `indbetaling.caller`) and never
@@ -36,11 +39,13 @@ from starlette.responses import JSONResponse, Response
 
 from indbetaling.caller import CALLER_HEADER, Caller, sign_caller
 from indbetaling.contracts import (
+    BESKEDFORDELER_ENTITY_ID,
     DEBITOR_INDBETALING_ENTITY_ID,
     DEBITOR_INDBETALING_WSDL,
     TILBAGEFOER_ORDRE_ENTITY_ID,
     TILBAGEFOER_ORDRE_WSDL,
 )
+from indbetaling.http_errors import problem_body, problem_response
 from indbetaling.ids import InvalidId, parse_cvr
 from indbetaling.serviceplatform.domain import (
     AuditEntry,
@@ -70,6 +75,7 @@ from indbetaling.soap import (
 DEBITOR_PATH = "/service/OIR/DebitorIndbetalingAfsend/1"
 TILBAGEFOER_PATH = "/service/OIR/IndbetalingTilbagefoerOrdreAfsend/1"
 REST_PREFIX = "/api/v1/debitorindbetaling"
+BESKEDFORDELER_PREFIX = "/api/v1/beskedfordeler"
 AUDIT_PATH = "/serviceplatform/api/v1/audit"
 REST_AUTHORITY_HEADER = "X-Myndighed-CVR"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -127,12 +133,16 @@ class Gateway:
             methods=["POST"],
             include_in_schema=False,
         )
-        router.add_api_route(
-            REST_PREFIX + "/{rest_path:path}",
-            self.rest_call,
-            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            include_in_schema=False,
-        )
+        for prefix, endpoint in (
+            (REST_PREFIX, self.rest_call),
+            (BESKEDFORDELER_PREFIX, self.beskedfordeler_call),
+        ):
+            router.add_api_route(
+                prefix + "/{rest_path:path}",
+                endpoint,
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                include_in_schema=False,
+            )
         if self.operator_token:
             router.add_api_route(AUDIT_PATH, self.audit, methods=["GET"], tags=["serviceplatform"])
         return router
@@ -257,7 +267,7 @@ class Gateway:
     async def _forward_soap(
         self, request: Request, body: bytes, endpoint: Endpoint, identity: TokenIdentity
     ) -> tuple[Response, str]:
-        headers = self._forward_headers(request, identity)
+        headers = await self._forward_headers(request, identity)
         try:
             answer = await self.http.post(str(endpoint.soap_url), content=body, headers=headers)
         except httpx.HTTPError:
@@ -272,8 +282,15 @@ class Gateway:
     # -- REST ---------------------------------------------------------------------------
 
     async def rest_call(self, request: Request, rest_path: str) -> Response:
+        """The REST mirror of DebitorIndbetalingAfsend."""
+        return await self._rest_call(request, rest_path, DEBITOR_INDBETALING_ENTITY_ID)
+
+    async def beskedfordeler_call(self, request: Request, rest_path: str) -> Response:
+        """The Beskedfordeler's HTTP interface, for publishers and subscribers."""
+        return await self._rest_call(request, rest_path, BESKEDFORDELER_ENTITY_ID)
+
+    async def _rest_call(self, request: Request, rest_path: str, entity_id: str) -> Response:
         started = time.monotonic()
-        entity_id = DEBITOR_INDBETALING_ENTITY_ID
         call = _Call(entity_id=entity_id, operation=f"{request.method} /{unquote(rest_path)}")
         call.transaction_uuid = request.headers.get("idempotency-key")
         detail = ""
@@ -301,7 +318,7 @@ class Gateway:
                         request.method,
                         url,
                         content=body,
-                        headers=self._forward_headers(request, call.identity),
+                        headers=await self._forward_headers(request, call.identity),
                     )
                 except httpx.HTTPError:
                     response = _problem(502, "Udbyderen svarer ikke / the provider did not answer")
@@ -369,9 +386,9 @@ class Gateway:
                 "no service agreement for this it-system, authority and service",
             )
 
-    def _forward_headers(self, request: Request, identity: TokenIdentity) -> dict[str, str]:
+    async def _forward_headers(self, request: Request, identity: TokenIdentity) -> dict[str, str]:
         headers = {k: v for k, v in request.headers.items() if k.lower() in _FORWARDED_HEADERS}
-        key = self.platform.signing_key()
+        key = await run_in_threadpool(self.platform.signing_key)
         headers[CALLER_HEADER] = sign_caller(
             Caller(it_system_id=identity.it_system_id, authority_cvr=identity.authority_cvr),
             identity.entity_id,
@@ -418,14 +435,18 @@ def _www_authenticate(status: int) -> dict[str, str]:
 
 
 def _problem(status: int, text: str, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse({"detail": text}, status_code=status, headers=headers)
+    return problem_response(status, None, text, headers)
 
 
 def _oauth_error(exc: OAuthError) -> Response:
+    """RFC 6749's error answer, which is also our problem document (both allow extra members)."""
+    body = problem_body(exc.status, exc.error.upper(), exc.description)
+    body |= {"error": exc.error, "error_description": exc.description}
     return JSONResponse(
-        {"error": exc.error, "error_description": exc.description},
+        body,
         status_code=exc.status,
         headers={"Cache-Control": "no-store"},
+        media_type="application/json",
     )
 
 

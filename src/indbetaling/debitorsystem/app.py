@@ -1,0 +1,91 @@
+"""The debitorsystem's entry point: DebitorIndbetalingAfsend (SOAP and REST), the collections
+staff API, and its background work: reversal orders to their owners (R7), claim messages from
+its outbox to the Beskedfordeler (§6), and forgetting old idempotent answers.
+
+It calls other parts only over the wire: reversal orders through the gateway (`relay`), claim
+messages through a `Publisher` (the gateway's `BeskedAfsend` over HTTP, or RabbitMQ).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import Engine
+
+from indbetaling.besked_afsend import Publisher
+from indbetaling.besked_afsend import run_relay as run_outbox_relay
+from indbetaling.caller import CallerVerifier
+from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID
+from indbetaling.debitorsystem import store
+from indbetaling.debitorsystem.api import staff_router
+from indbetaling.debitorsystem.relay import (
+    RelaySettings,
+    ReversalOrderClient,
+    ReversalOrderRelay,
+    run_relay,
+)
+from indbetaling.debitorsystem.service import DebitorService
+from indbetaling.debitorsystem.wire import provider_routers
+from indbetaling.parts import PartApp
+
+PREFIX = "/debitorsystem"
+PURGE_INTERVAL_SECONDS = 6 * 3600
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class DebitorsystemApp(PartApp):
+    service: DebitorService
+
+
+def build(
+    engine: Engine,
+    *,
+    system_id: uuid.UUID,
+    platform_jwks: Mapping[str, Any],
+    relay_settings: RelaySettings,
+    publisher: Publisher,
+    retention: timedelta,
+) -> DebitorsystemApp:
+    """The debitorsystem on `engine`; it trusts the callers the platform (`platform_jwks`)
+    vouches for."""
+    service = DebitorService(engine, system_id=system_id)
+    verifier = CallerVerifier(platform_jwks, DEBITOR_INDBETALING_ENTITY_ID)
+    routers = list(provider_routers(service, verifier))
+    staff = APIRouter(prefix=PREFIX)
+    staff.include_router(staff_router(service))
+    routers.append(staff)
+
+    def deliver_reversal_orders(stop: threading.Event) -> None:
+        run_relay(stop, ReversalOrderRelay(engine, ReversalOrderClient(relay_settings)))
+
+    async def publish_claim_messages(stop: asyncio.Event) -> None:
+        await run_outbox_relay(engine, store.outbox, publisher, stop)
+
+    def forget_old_answers(stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                service.forget_old_answers(retention)
+            except Exception:
+                log.exception("forgetting old idempotent answers failed; trying again later")
+            stop.wait(PURGE_INTERVAL_SECONDS)
+
+    return DebitorsystemApp(
+        name="debitorsystem",
+        engine=engine,
+        routers=routers,
+        threads=[
+            ("tilbageførselsordrer", deliver_reversal_orders),
+            ("glemte svar", forget_old_answers),
+        ],
+        tasks=[("beskedafsendelse", publish_claim_messages)],
+        service=service,
+    )

@@ -50,7 +50,8 @@ class BackgroundWorkers:
         finally:
             stop_tasks.set()
             self._stop.set()
-            await asyncio.wait(tasks, timeout=10)
+            if tasks:
+                await asyncio.wait(tasks, timeout=10)
             for thread in self._threads:
                 thread.join(timeout=10)
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from indbetaling.app import build
 from indbetaling.beskedfordeler import cli as beskedfordeler_cli
 from indbetaling.demo_setup import ensure_demo, write_demo_json
+from indbetaling.observability import configure_logging
 from indbetaling.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Indbetaling: SF1590_B_03 Afsend DebitorIndbetaling")
@@ -34,9 +35,10 @@ def run(
 ) -> None:
     """Run every part on the embedded default, with demo data made on first start."""
     settings = Settings(data_dir=data_dir, host=host, port=port)
+    configure_logging(json=settings.log_json)
     system = build(settings)
     demo_data = ensure_demo(system, progress=True)
-    config = uvicorn.Config(system.app, host=host, port=port, log_level="info")
+    config = uvicorn.Config(system.app, host=host, port=port, log_config=None)
     server = uvicorn.Server(config)
 
     def announce_when_ready() -> None:

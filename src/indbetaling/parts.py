@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 
-from indbetaling import __version__, http_errors
+from indbetaling import __version__, http_errors, observability
 from indbetaling.background import BackgroundWorkers
 from indbetaling.db import read
 
@@ -51,6 +51,7 @@ def new_app(title: str, description: str) -> tuple[FastAPI, BackgroundWorkers]:
         openapi_url="/api/v1/openapi.json",
     )
     http_errors.install(app)
+    observability.install(app)
     return app, workers
 
 

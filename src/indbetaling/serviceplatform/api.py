@@ -47,6 +47,7 @@ from indbetaling.contracts import (
 )
 from indbetaling.http_errors import problem_body, problem_response
 from indbetaling.ids import InvalidId, parse_cvr
+from indbetaling.observability import bind_transaction
 from indbetaling.serviceplatform.domain import (
     AuditEntry,
     AuthError,
@@ -232,6 +233,7 @@ class Gateway:
             call.operation = contract.operation_for(envelope.body).name
             call.headers = read_headers(envelope, contract)
             call.transaction_uuid = str(call.headers.transaction_uuid)
+            bind_transaction(call.transaction_uuid)
             contract.decode(envelope.body)  # nothing schema-invalid is forwarded
             if call.headers.municipality_cvr != call.identity.authority_cvr:
                 raise AuthError(

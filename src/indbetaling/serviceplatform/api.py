@@ -27,6 +27,7 @@ import base64
 import hmac
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -219,7 +220,11 @@ class Gateway:
         )
 
     async def _soap_call(
-        self, request: Request, contract: SoapContract, entity_id: str, target: Any
+        self,
+        request: Request,
+        contract: SoapContract,
+        entity_id: str,
+        target: Callable[[TokenIdentity], Awaitable[Endpoint | None]],
     ) -> Response:
         started = time.monotonic()
         call = _Call(entity_id=entity_id)

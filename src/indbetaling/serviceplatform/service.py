@@ -17,7 +17,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, Row, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from indbetaling.db import read, write
@@ -309,7 +309,7 @@ class Serviceplatform:
             raise OAuthError("invalid_client", "client_assertion er brugt før", 401) from None
         return uuid.UUID(row.id), client_id
 
-    def _client(self, client_id: str) -> Any:
+    def _client(self, client_id: str) -> Row[Any] | None:
         if not client_id:
             return None
         with read(self.engine) as conn:

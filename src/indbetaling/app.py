@@ -27,7 +27,7 @@ from indbetaling.debitorsystem import app as debitorsystem_app
 from indbetaling.debitorsystem import demo
 from indbetaling.debitorsystem.relay import RelaySettings
 from indbetaling.debitorsystem.service import DebitorService
-from indbetaling.demo_setup import demo_secret, demo_uuid, operator_token, push_secret
+from indbetaling.demo_identity import demo_secret, demo_uuid, operator_token, push_secret
 from indbetaling.fagsystem import app as fagsystem_app
 from indbetaling.parts import mount, new_app
 from indbetaling.serviceplatform import app as serviceplatform_app

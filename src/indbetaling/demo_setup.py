@@ -6,9 +6,6 @@ Credentials are derived from the seed, so `demo.json` stays valid across restart
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import uuid
 from pathlib import Path
@@ -23,29 +20,12 @@ from indbetaling.contracts import (
     TILBAGEFOER_ORDRE_ENTITY_ID,
 )
 from indbetaling.debitorsystem import demo
+from indbetaling.demo_identity import demo_secret, demo_uuid, operator_token, push_secret
 from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH
 from indbetaling.serviceplatform.domain import Role
-from indbetaling.settings import Settings
 
 if TYPE_CHECKING:
     from indbetaling.app import System
-
-DEMO_NAMESPACE = uuid.UUID("6f0c1b1e-2b8f-4f7e-9a51-1590b0300001")
-
-
-def demo_uuid(settings: Settings, name: str) -> uuid.UUID:
-    return uuid.uuid5(DEMO_NAMESPACE, f"{settings.demo_seed}:{name}")
-
-
-def demo_secret(settings: Settings, name: str) -> str:
-    """A demo credential, the same for a given seed (so demo.json stays valid across restarts)."""
-    digest = hmac.new(str(settings.demo_seed).encode(), name.encode(), hashlib.sha256)
-    return digest.hexdigest()[:40]
-
-
-def operator_token(settings: Settings) -> str:
-    """The platform operators' token for the audit log: set it, or the demo derives one."""
-    return settings.operator_token or demo_secret(settings, "operator")
 
 
 def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:
@@ -149,11 +129,6 @@ def _subscribe_demo_fagsystems(system: System, plan: demo.DemoPlan) -> None:
                 mailbox.mailbox_id,
                 Filter(message_type=BESKEDTYPE_FORDRING_TIL_INDBETALING, authority_cvr=cvr),
             )
-
-
-def push_secret(settings: Settings, fagsystem_id: uuid.UUID) -> str:
-    key = demo_secret(settings, f"push:{fagsystem_id}").encode()
-    return "whsec_" + base64.b64encode(key).decode()
 
 
 def _demo_json(system: System, plan: demo.DemoPlan, stored: dict[str, Any]) -> dict[str, Any]:

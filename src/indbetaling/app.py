@@ -27,7 +27,12 @@ from indbetaling.debitorsystem import app as debitorsystem_app
 from indbetaling.debitorsystem import demo
 from indbetaling.debitorsystem.relay import RelaySettings
 from indbetaling.debitorsystem.service import DebitorService
-from indbetaling.demo_identity import demo_secret, demo_uuid, operator_token, push_secret
+from indbetaling.demo_identity import (
+    debitorsystem_secret,
+    demo_uuid,
+    operator_token,
+    push_secret,
+)
 from indbetaling.fagsystem import app as fagsystem_app
 from indbetaling.parts import mount, new_app
 from indbetaling.serviceplatform import app as serviceplatform_app
@@ -85,7 +90,7 @@ def build(settings: Settings) -> System:
         relay_settings=RelaySettings(
             gateway_url=settings.base_url,
             client_id=DEBITORSYSTEM_CLIENT_ID,
-            client_secret=demo_secret(settings, "debitorsystem"),
+            client_secret=debitorsystem_secret(settings),
         ),
         publisher=_claim_publisher(settings, in_process),
         retention=timedelta(days=settings.idempotency_retention_days),
@@ -117,6 +122,6 @@ def _claim_publisher(settings: Settings, in_process: httpx.AsyncClient) -> Publi
     if settings.amqp_url:
         return AmqpPublisher(settings.amqp_url, debitorsystem_id)
     credentials = Credentials(
-        settings.base_url, DEBITORSYSTEM_CLIENT_ID, demo_secret(settings, "debitorsystem")
+        settings.base_url, DEBITORSYSTEM_CLIENT_ID, debitorsystem_secret(settings)
     )
     return HttpPublisher(credentials, in_process)

@@ -1,12 +1,16 @@
-"""The demo's identities: it-system ids and credentials derived from the demo seed, so that
-`demo.json` stays valid across restarts of the embedded default."""
+"""The demo's identities: it-system ids derived from the demo seed, and credentials derived
+from a random key made once for the data folder (`demo-key`), so that `demo.json` stays valid
+across restarts while no credential can be guessed from the seed. Settings override the
+credentials that matter outside the demo (the operators' token, the debitorsystem's secret)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import secrets
 import uuid
+from pathlib import Path
 
 from indbetaling.settings import Settings
 
@@ -17,15 +21,35 @@ def demo_uuid(settings: Settings, name: str) -> uuid.UUID:
     return uuid.uuid5(DEMO_NAMESPACE, f"{settings.demo_seed}:{name}")
 
 
+KEY_FILE = "demo-key"
+
+
+def demo_key(data_dir: Path) -> bytes:
+    """The data folder's random key, made on first use (readable by its owner only)."""
+    path = data_dir / KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return bytes.fromhex(path.read_text().strip())
+
+
 def demo_secret(settings: Settings, name: str) -> str:
-    """A demo credential, the same for a given seed (so demo.json stays valid across restarts)."""
-    digest = hmac.new(str(settings.demo_seed).encode(), name.encode(), hashlib.sha256)
-    return digest.hexdigest()[:40]
+    """A demo credential: the same for this data folder and seed, unguessable without its key."""
+    message = f"{settings.demo_seed}:{name}".encode()
+    return hmac.new(demo_key(settings.data_dir), message, hashlib.sha256).hexdigest()[:40]
 
 
 def operator_token(settings: Settings) -> str:
-    """The platform operators' token for the audit log: set it, or the demo derives one."""
-    return settings.operator_token or demo_secret(settings, "operator")
+    """The platform operators' token for the audit log: from the settings, else the demo's."""
+    return settings.secret("operator_token") or demo_secret(settings, "operator")
+
+
+def debitorsystem_secret(settings: Settings) -> str:
+    """The debitorsystem's client secret: from the settings, else the demo's."""
+    return settings.secret("debitorsystem_client_secret") or demo_secret(settings, "debitorsystem")
 
 
 def push_secret(settings: Settings, fagsystem_id: uuid.UUID) -> str:

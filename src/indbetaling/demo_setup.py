@@ -20,7 +20,13 @@ from indbetaling.contracts import (
     TILBAGEFOER_ORDRE_ENTITY_ID,
 )
 from indbetaling.debitorsystem import demo
-from indbetaling.demo_identity import demo_secret, demo_uuid, operator_token, push_secret
+from indbetaling.demo_identity import (
+    debitorsystem_secret,
+    demo_secret,
+    demo_uuid,
+    operator_token,
+    push_secret,
+)
 from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH
 from indbetaling.serviceplatform.domain import Role
 
@@ -52,7 +58,7 @@ def _register_demo_it_systems(system: System, plan: demo.DemoPlan) -> None:
         debitor_id,
         "Debitorsystem",
         "debitorsystem",
-        client_secret=demo_secret(settings, "debitorsystem"),
+        client_secret=debitorsystem_secret(settings),
     )
     base = settings.base_url
     platform.set_endpoint(
@@ -153,7 +159,7 @@ def _demo_json(system: System, plan: demo.DemoPlan, stored: dict[str, Any]) -> d
             {
                 "id": str(system.debitorsystem_id),
                 "client_id": "debitorsystem",
-                "client_secret": demo_secret(settings, "debitorsystem"),
+                "client_secret": debitorsystem_secret(settings),
                 "authorities": [a.cvr for a in plan.authorities],
             }
         ],

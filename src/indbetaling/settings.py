@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Part = Literal["debitorsystem", "fagsystem", "serviceplatform", "beskedfordeler", "finance"]
@@ -44,8 +44,29 @@ class Settings(BaseSettings):
     demo_seed: int = 1590
     demo_claims: int = 2000
     log_json: bool = False
-    operator_token: str | None = None
-    """Bearer token of the platform's operators (audit log); the demo derives one when unset."""
+    """Write logs as one JSON object per line (production); readable text otherwise."""
+    operator_token: SecretStr | None = None
+    """Bearer token of the platform's operators (audit log)."""
+    operator_token_file: Path | None = None
+    """A file holding the operators' token (instead of `operator_token`)."""
+    debitorsystem_client_secret: SecretStr | None = None
+    """The debitorsystem's secret at the platform's token service (its relays sign in with it)."""
+    debitorsystem_client_secret_file: Path | None = None
+    """A file holding the debitorsystem's secret (instead of `debitorsystem_client_secret`)."""
+
+    def secret(self, name: Literal["operator_token", "debitorsystem_client_secret"]) -> str | None:
+        """A secret from the environment or from its `_file` setting; None when neither is set.
+        Where the embedded default finds none it makes a random one for its data folder."""
+        value: SecretStr | None = getattr(self, name)
+        if value is not None and value.get_secret_value():
+            return value.get_secret_value()
+        path: Path | None = getattr(self, f"{name}_file")
+        if path is not None:
+            text = path.read_text().strip()
+            if not text:
+                raise ValueError(f"{path} is empty")
+            return text
+        return None
 
     def database_url(self, part: Part) -> str:
         url: str | None = getattr(self, f"{part}_database_url")

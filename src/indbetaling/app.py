@@ -66,7 +66,10 @@ class System:
 def build(settings: Settings) -> System:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engines: dict[str, Engine] = {
-        part: make_engine(settings.database_url(part)) for part in PARTS_IN_PROCESS
+        part: make_engine(
+            settings.database_url(part), sqlite_synchronous=settings.sqlite_synchronous
+        )
+        for part in PARTS_IN_PROCESS
     }
     for part, engine in engines.items():
         migrate(engine, part)

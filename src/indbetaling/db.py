@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
@@ -26,6 +26,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+SqliteSync = Literal["FULL", "NORMAL"]
 FORBID_ON_EVENT_LOOP_ENV = "INDBETALING_FORBID_DB_ON_EVENT_LOOP"
 """When set (the test suite sets it), a database connection taken on a thread that runs an
 asyncio event loop raises `BlockingOnEventLoop`: blocking database work belongs in a thread."""
@@ -60,11 +61,15 @@ def insert_or_ignore(conn: Connection, table: Table, **values: Any) -> bool:
     return bool(result.rowcount)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for a part's database; SQLite files and their folder are made when missing."""
+def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL", **kwargs: Any) -> Engine:
+    """An engine for a part's database; SQLite files and their folder are made when missing.
+
+    SQLite syncs every commit to disk (`FULL`), so what was acknowledged survives a power loss;
+    `NORMAL` is faster in WAL mode but may lose the last commits then (never corrupts).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = _sqlite_engine(url, **kwargs)
+        engine = _sqlite_engine(url, sqlite_synchronous, **kwargs)
     else:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
@@ -90,7 +95,7 @@ def forbid_on_event_loop(engine: Engine) -> None:
         )
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, synchronous: SqliteSync, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +116,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()

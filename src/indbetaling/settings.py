@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     beskedfordeler_database_url: str | None = None
     finance_database_url: str | None = None
 
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    """SQLite (embedded default): FULL syncs every commit, so an acknowledged payment survives a
+    power loss; NORMAL is faster but may lose the last commits on power loss."""
+
     amqp_url: str | None = None
     """RabbitMQ; when unset, messages move through the database (embedded default)."""
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Column, Integer, MetaData, Table, insert, select
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from indbetaling.app import build
 from indbetaling.db import UtcDateTime, insert_or_ignore, make_engine, read, write
@@ -50,4 +52,19 @@ def test_utc_times_come_back_with_their_zone_and_a_row_is_inserted_once(tmp_path
         rows = conn.execute(select(moments.c.at).order_by(moments.c.id)).scalars().all()
     assert rows == [datetime(2026, 12, 1, 8, tzinfo=UTC)] * 2
     assert all(r.tzinfo is UTC for r in rows)
+    engine.dispose()
+
+
+def test_database_errors_never_carry_the_statements_parameters(tmp_path: Path) -> None:
+    metadata = MetaData()
+    parties = Table("parties", metadata, Column("part_id", String(40), primary_key=True))
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    metadata.create_all(engine)
+    cpr = "urn:oio:cpr-nr:3101801234"
+    with write(engine) as conn:
+        conn.execute(insert(parties).values(part_id=cpr))
+    with pytest.raises(IntegrityError) as failed, write(engine) as conn:
+        conn.execute(insert(parties).values(part_id=cpr))
+    assert "3101801234" not in str(failed.value)
+    assert "hidden due to hide_parameters" in str(failed.value)
     engine.dispose()

@@ -68,6 +68,7 @@ def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL", **kwargs: 
     `NORMAL` is faster in WAL mode but may lose the last commits then (never corrupts).
     """
     parsed = make_url(url)
+    kwargs.setdefault("hide_parameters", True)  # errors and logs never show CPR numbers
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url, sqlite_synchronous, **kwargs)
     else:

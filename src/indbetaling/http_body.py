@@ -2,13 +2,14 @@
 
 The one body reader of the project. A declared `Content-Length` over the limit is refused
 before a byte is read, and a body without one (chunked) is refused as soon as it grows past
-the limit. Each wire turns `BodyTooLarge` / `BadContentLength` into its own answer (a SOAP
-fault, a problem document, a `ModtagBeskedOutput`).
+the limit; a client that goes away mid-body is `ClientGone`, not an internal error. Each wire
+turns a `BodyRefused` into its own answer (a SOAP fault, a problem document, a
+`ModtagBeskedOutput`).
 """
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 
 class BodyRefused(ValueError):
@@ -32,6 +33,13 @@ class BadContentLength(BodyRefused):
         super().__init__("Content-Length er ikke et tal / bad Content-Length")
 
 
+class ClientGone(BodyRefused):
+    """The client went away before the whole body had come; nobody is left to answer."""
+
+    def __init__(self) -> None:
+        super().__init__("Klienten afbrød forespørgslen / the client went away mid-request")
+
+
 async def read_limited_body(request: Request, limit: int) -> bytes:
     """The whole body, or `BodyTooLarge` as soon as it is known to exceed `limit` bytes."""
     declared = request.headers.get("content-length")
@@ -42,9 +50,12 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGone from None
     return b"".join(chunks)

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,15 @@ run: $(STAMP)
 	$(BIN)/indbetaling run
 
 ## run all tests; starts throwaway PostgreSQL and RabbitMQ when no URLs are configured
+## (not for the fast tier, PYTEST_ARGS='-m "not slow"', which needs neither)
+INDBETALING_TEST_SERVICES ?= $(if $(findstring not slow,$(PYTEST_ARGS)),none,all)
 test: $(STAMP)
+	INDBETALING_TEST_SERVICES=$(INDBETALING_TEST_SERVICES) \
 	$(BIN)/python scripts/with_services.py -- $(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+## the fast tier: every rule on SQLite and in memory, no services, well under a minute
+test-fast: $(STAMP)
+	$(BIN)/pytest -n 2 -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts

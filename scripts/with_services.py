@@ -12,7 +12,9 @@ down afterwards, whatever the command's outcome:
 - RabbitMQ (INDBETALING_TEST_AMQP_URL): a fresh node of Debian's rabbitmq-server.
 
 A service whose programs are missing is left unset; the tests that need it then skip, or fail
-when CI=true. The command's exit code is passed on.
+when CI=true. INDBETALING_TEST_SERVICES chooses which to start: "all" (the default), "none" (the
+fast tier, `pytest -m "not slow"`, needs neither) or a list such as "postgres,rabbitmq". The
+command's exit code is passed on.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+SERVICES = ("postgres", "rabbitmq")
 PG_BIN_DIRS = [Path("/usr/lib/postgresql") / v / "bin" for v in ("17", "16", "15", "14")]
 
 
@@ -199,18 +202,30 @@ def rabbitmq() -> Iterator[str | None]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def wanted_services() -> set[str]:
+    value = os.environ.get("INDBETALING_TEST_SERVICES", "all").strip().lower()
+    if value in {"all", ""}:
+        return set(SERVICES)
+    names = {name.strip() for name in value.split(",")} - {"none", ""}
+    unknown = names - set(SERVICES)
+    if unknown:
+        raise SystemExit(f"INDBETALING_TEST_SERVICES: unknown {sorted(unknown)}; know {SERVICES}")
+    return names
+
+
 def main(argv: list[str]) -> int:
     if "--" in argv:
         argv = argv[argv.index("--") + 1 :]
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
+    wanted = wanted_services()
     with contextlib.ExitStack() as stack:
-        if not os.environ.get("INDBETALING_TEST_POSTGRES_URL"):
+        if "postgres" in wanted and not os.environ.get("INDBETALING_TEST_POSTGRES_URL"):
             url = stack.enter_context(postgres())
             if url:
                 os.environ["INDBETALING_TEST_POSTGRES_URL"] = url
-        if not os.environ.get("INDBETALING_TEST_AMQP_URL"):
+        if "rabbitmq" in wanted and not os.environ.get("INDBETALING_TEST_AMQP_URL"):
             url = stack.enter_context(rabbitmq())
             if url:
                 os.environ["INDBETALING_TEST_AMQP_URL"] = url

@@ -4,6 +4,10 @@
 PostgreSQL. PostgreSQL and RabbitMQ come from INDBETALING_TEST_POSTGRES_URL and
 INDBETALING_TEST_AMQP_URL (scripts/with_services.py sets them); without them the tests that need
 them skip, except under CI=true, where they fail.
+
+Two tiers: every test that needs PostgreSQL or RabbitMQ is marked `postgres` or `rabbitmq` here
+at collection, and those and the heavy ones (marked by hand) are `slow`. `-m "not slow"` is the
+fast tier: every rule on SQLite and in memory, no service needed.
 """
 
 from __future__ import annotations
@@ -24,6 +28,27 @@ os.environ.setdefault(FORBID_ON_EVENT_LOOP_ENV, "1")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ["sqlite", "postgres"]
+RABBITMQ_FIXTURES = {"amqp_url", "rabbit_node"}
+SLOW_DIRS = {Path(__file__).parent / "e2e"}  # `indbetaling run` in a process of its own
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by these marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what needs a service: a `backend` of "postgres" (from the `backend` fixture or a
+    test's own parametrize) or a RabbitMQ fixture. Both are slow, so the fast tier needs none;
+    so are the end-to-end tests. Heavy tests elsewhere carry `@pytest.mark.slow` themselves."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgres":
+            item.add_marker("postgres")
+        if RABBITMQ_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker("rabbitmq")
+        if (
+            item.get_closest_marker("postgres")
+            or item.get_closest_marker("rabbitmq")
+            or SLOW_DIRS & set(item.path.parents)
+        ):
+            item.add_marker("slow")
 
 
 def require_service(env_var: str, what: str) -> str:
@@ -59,6 +84,7 @@ class PartDatabases:
         self.worker = worker
         self.templates: dict[str, Path] = {}
         self.pg_engines: dict[str, Engine] = {}
+        self.pg_emptying: dict[str, str] = {}  # part -> its TRUNCATE, its tables read once
 
     def sqlite(self, part: str, path: Path) -> Engine:
         template = self.templates.get(part)
@@ -84,18 +110,19 @@ class PartDatabases:
             engine = make_engine(url, pool_size=20, max_overflow=20)
             migrate(engine, part)
             self.pg_engines[part] = engine
-        truncate_all(engine)
+            self.pg_emptying[part] = truncate_statement(engine)
+        with engine.begin() as conn:
+            conn.execute(text(self.pg_emptying[part]))
         return engine
 
 
-def truncate_all(engine: Engine) -> None:
+def truncate_statement(engine: Engine) -> str:
+    """A TRUNCATE of every table the migrations made, so a test starts on empty tables."""
     meta = MetaData()
     meta.reflect(engine)
     names = [t.name for t in meta.sorted_tables if not t.name.startswith("alembic_version")]
-    if names:
-        with engine.begin() as conn:
-            quoted = ", ".join(f'"{n}"' for n in names)
-            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+    quoted = ", ".join(f'"{n}"' for n in names)
+    return f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +149,8 @@ def part_engine(
             engine = part_databases.sqlite(part, tmp_path / f"{part}.sqlite")
             made.append(engine)
             return engine
+        if request.node.get_closest_marker("postgres") is None:
+            pytest.fail("PostgreSQL without backend='postgres' in the test's parameters")
         admin_url = request.getfixturevalue("postgres_admin_url")
         return part_databases.postgres(part, admin_url)
 

@@ -158,6 +158,7 @@ def test_republished_message_is_placed_once_per_mailbox(bf: Beskedfordeler) -> N
     assert len(service.pull(bf, FAGSYSTEM_A, boxes["a"], limit=10)) == 1
 
 
+@pytest.mark.slow  # a million values
 def test_million_cpr_value_list_works(bf: Beskedfordeler) -> None:
     values = (f"urn:oio:cpr-nr:{n:010d}" for n in range(1_000_000))
     list_id = service.create_value_list(bf, FAGSYSTEM_A, "big", values)

@@ -101,6 +101,7 @@ def test_uuids_are_version_4_drawn_from_the_seed() -> None:
         assert demo.uuid_int(a) == uuid.UUID(int=b.getrandbits(128), version=4).int
 
 
+@pytest.mark.slow  # several bulk loads
 @pytest.mark.parametrize("backend", ["sqlite"])  # workers draw for SQLite only
 def test_workers_and_batches_do_not_change_the_rows(
     fresh_engine: FreshEngine, backend: str
@@ -119,6 +120,7 @@ def test_workers_and_batches_do_not_change_the_rows(
     assert second.sample_claims == first.sample_claims
 
 
+@pytest.mark.slow  # several bulk loads
 @pytest.mark.parametrize("backend", ["sqlite"])  # the values are written as text on SQLite only
 def test_sqlite_rows_are_stored_as_sqlalchemy_stores_the_values(
     fresh_engine: FreshEngine, backend: str
@@ -144,6 +146,7 @@ def test_sqlite_rows_are_stored_as_sqlalchemy_stores_the_values(
         assert text.time[minute] == as_time(value.time[minute])
 
 
+@pytest.mark.slow  # loads 3000 claims
 def test_ids_are_version_4_and_ascend_in_the_order_written(
     loaded: tuple[Engine, demo.DemoSummary],
 ) -> None:
@@ -210,6 +213,7 @@ def test_a_failed_load_leaves_the_database_empty(
     assert sum(summary.by_status.values()) == 400
 
 
+@pytest.mark.slow  # loads 3000 claims
 def test_every_state_and_kind_is_present(loaded: tuple[Engine, demo.DemoSummary]) -> None:
     engine, summary = loaded
     found = ledgers(engine)
@@ -255,6 +259,7 @@ def test_every_state_and_kind_is_present(loaded: tuple[Engine, demo.DemoSummary]
     assert {k for k, n in has.items() if n >= 10} == expected, has
 
 
+@pytest.mark.slow  # loads 3000 claims
 def test_every_ledger_keeps_the_rules(loaded: tuple[Engine, demo.DemoSummary]) -> None:
     engine, summary = loaded
     plan = summary.plan
@@ -296,6 +301,7 @@ def test_every_ledger_keeps_the_rules(loaded: tuple[Engine, demo.DemoSummary]) -
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
+@pytest.mark.slow  # loads 3000 claims
 def test_sample_claims_are_payable_with_one_liable_party(
     loaded: tuple[Engine, demo.DemoSummary],
 ) -> None:
@@ -316,6 +322,7 @@ def test_sample_claims_are_payable_with_one_liable_party(
     assert sum(first in f["authorities"] for f in data["fagsystemer"]) >= 2
 
 
+@pytest.mark.slow  # loads 3000 claims
 def test_cpr_numbers_are_synthetic(loaded: tuple[Engine, demo.DemoSummary]) -> None:
     engine, _ = loaded
     with read(engine) as conn:
@@ -331,6 +338,7 @@ def test_cpr_numbers_are_synthetic(loaded: tuple[Engine, demo.DemoSummary]) -> N
             date(2000 + year, month, day)
 
 
+@pytest.mark.slow  # loads 3000 claims
 def test_the_service_searches_and_pays_a_sample_claim(
     loaded: tuple[Engine, demo.DemoSummary],
 ) -> None:
@@ -364,6 +372,7 @@ def test_the_service_searches_and_pays_a_sample_claim(
         assert result["Restance"] == f"{restance // 100}.{restance % 100:02d}"
 
 
+@pytest.mark.slow  # loads 3000 claims
 def test_a_filled_database_is_not_filled_again(loaded: tuple[Engine, demo.DemoSummary]) -> None:
     engine, summary = loaded
     with pytest.raises(demo.DemoError):

@@ -26,6 +26,7 @@ from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID
 from indbetaling.debitorsystem.wire import rest_router
 
 __all__ = ["live_server", "wire_env"]  # fixtures
+pytestmark = pytest.mark.slow  # a live server and 40 generated calls per operation
 
 
 def _openapi() -> dict[str, Any]:

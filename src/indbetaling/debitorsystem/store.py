@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -40,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
+from indbetaling.db import UtcDateTime
 from indbetaling.debitorsystem.domain import (
     Claim,
     ClaimLedger,
@@ -98,7 +98,7 @@ accounts = Table(
     Column("authority_cvr", String(8), ForeignKey("authorities.cvr"), nullable=False),
     Column("type_code", String(40), nullable=False),
     Column("owner_fagsystem_id", Uuid, ForeignKey("fagsystems.id"), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     Index("ix_accounts_authority", "authority_cvr", "id"),
 )
 
@@ -114,8 +114,8 @@ claims = Table(
     Column("last_timely_payment_date", Date, nullable=False),
     Column("payment_period_from", Date, nullable=True),
     Column("payment_period_to", Date, nullable=True),
-    Column("annulled_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("annulled_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("principal_ore > 0", name="principal_positive"),
     CheckConstraint(
         "payment_period_from IS NULL OR payment_period_to IS NULL "
@@ -151,7 +151,7 @@ coverages = Table(
     Column("org_unit_id", Uuid, nullable=True),
     Column("text", String(200), nullable=True),
     Column("restance_after_ore", Ore, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("amount_ore > 0", name="amount_positive"),
     CheckConstraint(
         "(source = 'INDBETALING' AND owner_id IS NOT NULL AND payment_id IS NOT NULL) OR "
@@ -170,7 +170,7 @@ reversals = Table(
     Column("reason", String(30), nullable=False),
     Column("order_id", Uuid, nullable=True),
     Column("text", String(200), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 write_downs = Table(
@@ -181,7 +181,7 @@ write_downs = Table(
     Column("amount_ore", Ore, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("text", String(200), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("amount_ore > 0", name="amount_positive"),
 )
 
@@ -200,10 +200,10 @@ reversal_orders = Table(
     Column("text", String(200), nullable=True),
     Column("state", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
     Column("last_error", String(500), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("amount_ore > 0", name="amount_positive"),
     CheckConstraint("overcoverage_ore > 0", name="overcoverage_positive"),
     Index("ix_reversal_orders_state", "state", "next_attempt_at"),
@@ -695,7 +695,6 @@ def delivery_status(conn: Connection, order_id: UUID) -> DeliveryStatus | None:
     ).first()
     if row is None:
         return None
-    due = row.next_attempt_at
-    if due is not None and due.tzinfo is None:  # SQLite keeps UTC without its zone
-        due = due.replace(tzinfo=UTC)
-    return DeliveryStatus(OrderState(row.state), int(row.attempts), due, row.last_error)
+    return DeliveryStatus(
+        OrderState(row.state), int(row.attempts), row.next_attempt_at, row.last_error
+    )

@@ -8,7 +8,7 @@ reversal order. Restance is never stored; it is derived from the coverages and w
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -477,7 +477,134 @@ def payable_claim_ids(
     return [r.id for r in rows]
 
 
+def authority_exists(conn: Connection, cvr: str) -> bool:
+    return (
+        conn.execute(select(authorities.c.cvr).where(authorities.c.cvr == cvr)).first() is not None
+    )
+
+
+def holds_claims(conn: Connection) -> bool:
+    return conn.execute(select(claims.c.id).limit(1)).first() is not None
+
+
+def has_authorities(conn: Connection) -> bool:
+    return conn.execute(select(authorities.c.cvr).limit(1)).first() is not None
+
+
+def fagsystem_exists(conn: Connection, fagsystem_id: UUID) -> bool:
+    query = select(fagsystems.c.id).where(fagsystems.c.id == fagsystem_id)
+    return conn.execute(query).first() is not None
+
+
+def account_type(conn: Connection, account_id: UUID, authority_cvr: str) -> str | None:
+    """The type code of the authority's account, or None when it has no such account."""
+    row = conn.execute(
+        select(accounts.c.type_code).where(
+            accounts.c.id == account_id, accounts.c.authority_cvr == authority_cvr
+        )
+    ).first()
+    return None if row is None else str(row.type_code)
+
+
+def staff_token_authority(conn: Connection, token_sha256: str) -> str | None:
+    row = conn.execute(
+        select(staff_tokens.c.authority_cvr).where(staff_tokens.c.token_sha256 == token_sha256)
+    ).first()
+    return None if row is None else str(row.authority_cvr)
+
+
+def authority_orders(
+    conn: Connection, authority_cvr: str, state: OrderState | None, limit: int
+) -> list[ReversalOrder]:
+    """The authority's reversal orders (in one state, if given), newest first."""
+    query = select(reversal_orders).where(reversal_orders.c.authority_cvr == authority_cvr)
+    if state is not None:
+        query = query.where(reversal_orders.c.state == state.value)
+    query = query.order_by(reversal_orders.c.created_at.desc()).limit(limit)
+    return [order_from_row(r) for r in conn.execute(query)]
+
+
 # --- writing ---------------------------------------------------------------------------------
+
+
+def insert_authority(conn: Connection, cvr: str, name: str) -> None:
+    conn.execute(authorities.insert().values(cvr=cvr, name=name))
+
+
+def insert_fagsystem(
+    conn: Connection,
+    fagsystem_id: UUID,
+    name: str,
+    org_units: Mapping[str, Sequence[UUID]],
+    *,
+    accepts_reversal_orders: bool,
+) -> None:
+    """A fagsystem with its assortment: the ORG units it may pay from, per authority CVR."""
+    conn.execute(
+        fagsystems.insert().values(
+            id=fagsystem_id, name=name, accepts_reversal_orders=int(accepts_reversal_orders)
+        )
+    )
+    rows = [
+        {"fagsystem_id": fagsystem_id, "authority_cvr": cvr, "org_unit_id": unit}
+        for cvr, units in org_units.items()
+        for unit in units
+    ]
+    if rows:
+        conn.execute(assortment.insert(), rows)
+
+
+def insert_account(
+    conn: Connection,
+    account_id: UUID,
+    authority_cvr: str,
+    type_code: str,
+    owner_fagsystem_id: UUID | None,
+    *,
+    now: datetime,
+) -> None:
+    conn.execute(
+        accounts.insert().values(
+            id=account_id,
+            authority_cvr=authority_cvr,
+            type_code=type_code,
+            owner_fagsystem_id=owner_fagsystem_id,
+            created_at=now,
+        )
+    )
+
+
+def insert_claim(conn: Connection, claim: Claim, now: datetime) -> None:
+    """A new claim and its liable parties (its account must be the authority's)."""
+    conn.execute(
+        claims.insert().values(
+            id=claim.id,
+            account_id=claim.account_id,
+            authority_cvr=claim.authority_cvr,
+            claim_type_code=claim.claim_type_code,
+            principal_ore=claim.principal,
+            due_date=claim.due_date,
+            last_timely_payment_date=claim.last_timely_payment_date,
+            payment_period_from=claim.payment_period_from,
+            payment_period_to=claim.payment_period_to,
+            created_at=now,
+        )
+    )
+    conn.execute(
+        liable_parties.insert(),
+        [
+            {"claim_id": claim.id, "part_id": p.part_id, "role": p.role}
+            for p in claim.liable_parties
+        ],
+    )
+
+
+def insert_staff_token(conn: Connection, token_sha256: str, authority_cvr: str, name: str) -> None:
+    conn.execute(
+        staff_tokens.insert().values(
+            token_sha256=token_sha256, authority_cvr=authority_cvr, name=name
+        )
+    )
 
 
 def insert_coverage(conn: Connection, coverage: Coverage, now: datetime) -> int:

@@ -423,6 +423,23 @@ def written_down_sum() -> ColumnElement[int]:
     )
 
 
+def restance_column() -> ColumnElement[int]:
+    """A claim's Restance in SQL (`ClaimLedger.restance`): principal less write-downs less
+    active coverages."""
+    return claims.c.principal_ore - written_down_sum() - active_coverage_sum()
+
+
+def payable_on(today: date) -> ColumnElement[bool]:
+    """`ClaimLedger.is_payable(today)` in SQL: not annulled, Restance > 0 (so AKTIV), and
+    `today` within the payment period."""
+    return and_(
+        claims.c.annulled_at.is_(None),
+        or_(claims.c.payment_period_from.is_(None), claims.c.payment_period_from <= today),
+        or_(claims.c.payment_period_to.is_(None), claims.c.payment_period_to >= today),
+        restance_column() > 0,
+    )
+
+
 @dataclass(frozen=True)
 class ClaimQuery:
     authority_cvr: str
@@ -436,14 +453,10 @@ class ClaimQuery:
 def payable_claim_ids(
     conn: Connection, query: ClaimQuery, *, today: date, after: UUID | None, limit: int
 ) -> list[UUID]:
-    """Ids of the query's payable claims (Restance > 0, open today, not annulled), by id."""
-    restance = claims.c.principal_ore - written_down_sum() - active_coverage_sum()
+    """Ids of the query's payable claims (`is_payable`, as SQL), by id."""
     conditions: list[ColumnElement[bool]] = [
         claims.c.authority_cvr == query.authority_cvr,
-        claims.c.annulled_at.is_(None),
-        or_(claims.c.payment_period_from.is_(None), claims.c.payment_period_from <= today),
-        or_(claims.c.payment_period_to.is_(None), claims.c.payment_period_to >= today),
-        restance > 0,
+        payable_on(today),
     ]
     if query.claim_id is not None:
         conditions.append(claims.c.id == query.claim_id)

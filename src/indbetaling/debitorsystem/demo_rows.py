@@ -21,7 +21,6 @@ them can belong to a person; month, year and serial are ordinary.
 from __future__ import annotations
 
 import bisect
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -678,66 +677,3 @@ class _Claim:
         )
         self.covered -= amount
         gen.rows[store.reversals].append((coverage_id, TILBAGEFOERSELSORDRE, order_id, None, done))
-
-
-# --- a batch drawn -----------------------------------------------------------------------------
-
-
-def _sqlite_insert(table: Table, cols: Sequence[str]) -> str:
-    values = ", ".join("?" * len(cols))
-    return f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({values})"  # noqa: S608
-
-
-CLAIM_COLUMNS = len(COLUMNS[store.claims])
-
-
-@dataclass(frozen=True)
-class _Part:
-    """A batch of claims drawn: its rows (in process) or a SQLite database holding them."""
-
-    rows: dict[Table, list[Row]] | None
-    database: bytes | None
-    counts: Mapping[str, int]
-    by_status: Counter[str]
-    by_kind: Counter[str]
-    samples: list[SampleClaim]
-
-
-def _part(gen: _Generator, start: int, end: int) -> _Part:
-    rows = gen.batch(start, end)
-    counts = {t.name: len(r) for t, r in rows.items()}
-    claims = rows[store.claims]
-    joint = CLAIM_COLUMNS + 1
-    counts[store.liable_parties.name] = sum(1 if r[joint] is None else 2 for r in claims)
-    return _Part(rows, None, counts, gen.by_status, gen.by_kind, gen.samples)
-
-
-_worker_generator: dict[int, _Generator] = {}
-"""A worker process's generator, by the seed of its plan."""
-
-
-def _draw_into_database(task: tuple[DemoPlan, int, int]) -> _Part:
-    """In a worker process: draw claims start..end-1 into a new in-memory SQLite database.
-
-    Its tables have the demo columns only, no keys or types: the rows are checked when they are
-    copied into the real tables, and a table without indexes is the cheapest to fill.
-    """
-    plan, start, end = task
-    gen = _worker_generator.get(plan.seed)
-    if gen is None or gen.plan != plan:
-        # One per process and plan: it starts every batch afresh, and keeps its encodings.
-        gen = _worker_generator[plan.seed] = _Generator(plan, _Encoder(True, plan.today))
-    part = _part(gen, start, end)
-    assert part.rows is not None  # noqa: S101
-    db = sqlite3.connect(":memory:", isolation_level=None)
-    try:
-        for table, cols in DRAWN_COLUMNS.items():
-            db.execute(f"CREATE TABLE {table.name} ({', '.join(cols)})")
-        db.execute("BEGIN")
-        for table, rows in part.rows.items():
-            db.executemany(_sqlite_insert(table, DRAWN_COLUMNS[table]), rows)
-        db.execute("COMMIT")
-        data = db.serialize()
-    finally:
-        db.close()
-    return _Part(None, data, part.counts, part.by_status, part.by_kind, part.samples)

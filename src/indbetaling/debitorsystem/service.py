@@ -24,24 +24,22 @@ from sqlalchemy import Connection
 from indbetaling import db, idempotency
 from indbetaling.debitorsystem import domain, store
 from indbetaling.debitorsystem.domain import FejlKode, Rejected, ReversalReason
-from indbetaling.debitorsystem.staff import LedgerChange, NewClaim, StaffUseCases
-from indbetaling.debitorsystem.transactions import MESSAGE_TOPIC, InvalidRequest, utcnow
+from indbetaling.debitorsystem.staff import NewClaim, StaffUseCases
+from indbetaling.debitorsystem.transactions import MESSAGE_TOPIC, InvalidRequest
 from indbetaling.fordring import view_to_json
 from indbetaling.ids import InvalidId, parse_part_id
 from indbetaling.money import InvalidAmount, format_ore, parse_amount
 
-__all__ = [
+__all__ = [  # NewClaim, MESSAGE_TOPIC and InvalidRequest: re-exported for the callers
     "DEFAULT_PAGE",
     "MAX_PAGE",
     "MESSAGE_TOPIC",
     "DebitorService",
     "InvalidRequest",
-    "LedgerChange",
     "NewClaim",
     "PaymentRequest",
     "ReversalRequest",
     "SearchRequest",
-    "utcnow",
 ]
 
 MAX_PAGE = 1000

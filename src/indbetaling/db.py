@@ -18,7 +18,16 @@ from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, DateTime, Dialect, Engine, Table, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    literal_column,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -57,8 +66,9 @@ class UtcDateTime(TypeDecorator[datetime]):
 def insert_or_ignore(conn: Connection, table: Table, **values: Any) -> bool:
     """Insert one row unless it collides with a unique key; True when it was inserted."""
     insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    result = conn.execute(insert(table).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: psycopg reports -1 rows for INSERT ... ON CONFLICT DO NOTHING.
+    statement = insert(table).values(**values).on_conflict_do_nothing()
+    return conn.execute(statement.returning(literal_column("1"))).first() is not None
 
 
 def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL", **kwargs: Any) -> Engine:

@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Connection,
-    DateTime,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -33,8 +32,8 @@ from sqlalchemy import (
     delete,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from indbetaling.db import UtcDateTime, insert_or_ignore
 
 JsonObject = Mapping[str, Any]
 
@@ -49,7 +48,7 @@ def idempotency_table(metadata: MetaData) -> Table:
         Column("operation", String(64), nullable=False),
         Column("request_hash", String(64), nullable=False),
         Column("answer", LargeBinary, nullable=True),
-        Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+        Column("created_at", UtcDateTime, nullable=False, index=True),
         PrimaryKeyConstraint("caller", "transaction_uuid", name="pk_idempotency_answers"),
     )
 
@@ -82,19 +81,17 @@ def run_once(
     which is not stored (the key keeps its first answer).
     """
     digest = request_hash(operation, request)
-    values = {
-        "caller": caller,
-        "transaction_uuid": key,
-        "operation": operation,
-        "request_hash": digest,
-        "answer": None,
-        "created_at": now,
-    }
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    claimed = conn.execute(
-        insert(table).values(**values).on_conflict_do_nothing().returning(table.c.caller)
-    ).first()
-    if claimed is None:
+    claimed = insert_or_ignore(
+        conn,
+        table,
+        caller=caller,
+        transaction_uuid=key,
+        operation=operation,
+        request_hash=digest,
+        answer=None,
+        created_at=now,
+    )
+    if not claimed:
         row = conn.execute(
             select(table.c.request_hash, table.c.answer).where(
                 table.c.caller == caller, table.c.transaction_uuid == key

@@ -31,10 +31,6 @@ def parse_part_id(text: str) -> str:
     raise InvalidId(f"PartId '{mask_part_id(text[:40])}' skal være en CPR- eller CVR-URN")
 
 
-def is_cpr(part_id: str) -> bool:
-    return part_id.startswith(CPR_PREFIX)
-
-
 def cvr_urn(cvr: str) -> str:
     return f"{CVR_PREFIX}{cvr}"
 

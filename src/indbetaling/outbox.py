@@ -12,7 +12,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
-    DateTime,
     Integer,
     LargeBinary,
     MetaData,
@@ -21,6 +20,8 @@ from sqlalchemy import (
     select,
     update,
 )
+
+from indbetaling.db import UtcDateTime
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -36,8 +37,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("message_id", String(64), nullable=False, unique=True),
         Column("topic", String(100), nullable=False),
         Column("payload", LargeBinary, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("published_at", UtcDateTime, nullable=True, index=True),
         Column("attempts", Integer, nullable=False, server_default="0"),
     )
 
@@ -73,10 +74,6 @@ def pending(conn: Connection, table: Table, limit: int = 100) -> list[OutboxMess
 def mark_published(conn: Connection, table: Table, seqs: list[int], now: datetime) -> None:
     if seqs:
         conn.execute(update(table).where(table.c.seq.in_(seqs)).values(published_at=now))
-
-
-def mark_failed(conn: Connection, table: Table, seq: int) -> None:
-    conn.execute(update(table).where(table.c.seq == seq).values(attempts=table.c.attempts + 1))
 
 
 Publisher = Callable[[OutboxMessage], None]

@@ -21,6 +21,7 @@ from debitorsystem.wire_env import (
     provider_headers,
     wire_env,
 )
+from indbetaling import http_errors
 from indbetaling.caller import CallerVerifier
 from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID
 from indbetaling.debitorsystem.wire import rest_router
@@ -34,6 +35,7 @@ def _openapi() -> dict[str, Any]:
     app = FastAPI(title="DebitorIndbetalingAfsend REST", version="1")
     verifier = CallerVerifier({"keys": []}, DEBITOR_INDBETALING_ENTITY_ID)
     app.include_router(rest_router(None, verifier))  # type: ignore[arg-type] # schema only
+    http_errors.document_problems(app)  # as every app that serves it does (`install`)
     return app.openapi()
 
 

@@ -27,6 +27,18 @@ def api(world: World) -> tuple[TestClient, World, dict[str, str]]:
     return client, world, {"Authorization": f"Bearer {token}"}
 
 
+def assert_problem(response: Any, status: int, fejlkode: str) -> None:
+    """The one error shape: a problem document with FejlKode and FejlTekst."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == http_errors.PROBLEM_MEDIA_TYPE
+    body = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["FejlKode"] == fejlkode
+    assert body["FejlTekst"] == body["detail"]
+    assert body["FejlTekst"]
+
+
 def new_claim(
     client: TestClient, headers: dict[str, str], account: uuid.UUID, principal: str = "1000.00"
 ) -> dict[str, Any]:
@@ -89,7 +101,7 @@ def test_claim_life_through_the_api(api: tuple[TestClient, World, dict[str, str]
     assert annulled.json()["Fordring"]["Status"] == "ANNULLERET"
     again = client.post(f"{base}/annullering", headers=headers, json={})
     assert again.status_code == 409
-    assert again.json()["detail"]["FejlKode"] == "FORDRING_IKKE_BETALBAR"
+    assert_problem(again, 409, "FORDRING_IKKE_BETALBAR")
 
 
 @pytest.mark.parametrize(
@@ -104,7 +116,8 @@ def test_bad_amounts_are_refused_and_change_nothing(
     for path in ("nedreguleringer", "daekninger"):
         response = client.post(f"{base}/{path}", headers=headers, json={"Beloeb": amount})
         assert response.status_code == 422, (path, amount, response.text)
-        assert "FejlTekst" in response.text
+        assert response.json()["FejlKode"] in {"BELOEB_UGYLDIGT", "UGYLDIG_FORESPOERGSEL"}
+        assert_problem(response, 422, response.json()["FejlKode"])
     assert world.service.claim(CVR, claim_id).restance == 100_000
 
 
@@ -118,8 +131,7 @@ def test_write_down_beyond_principal_is_refused(
         headers=headers,
         json={"Beloeb": "1000.01"},
     )
-    assert response.status_code == 422
-    assert response.json()["detail"]["FejlKode"] == "BELOEB_UGYLDIGT"
+    assert_problem(response, 422, "BELOEB_UGYLDIGT")
 
 
 def test_tokens_and_tenancy(api: tuple[TestClient, World, dict[str, str]]) -> None:
@@ -127,16 +139,19 @@ def test_tokens_and_tenancy(api: tuple[TestClient, World, dict[str, str]]) -> No
     claim_id = world.claim(100_000)
     foreign = world.claim(100_000, cvr=OTHER_CVR)
     path = f"/api/v1/myndigheder/{CVR}/fordringer/{claim_id}"
-    assert client.get(path).status_code == 401
-    assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
+    missing = client.get(path)
+    assert_problem(missing, 401, "IKKE_AUTENTIFICERET")
+    assert missing.headers["WWW-Authenticate"] == "Bearer"
+    assert_problem(
+        client.get(path, headers={"Authorization": "Bearer nope"}), 401, "IKKE_AUTENTIFICERET"
+    )
     assert client.get(path, headers=headers).status_code == 200
     # another authority's claim through our path: unknown, as if it did not exist
     unknown = client.get(f"/api/v1/myndigheder/{CVR}/fordringer/{foreign}", headers=headers)
-    assert unknown.status_code == 404
-    assert unknown.json()["detail"]["FejlKode"] == "FORDRING_UKENDT"
+    assert_problem(unknown, 404, "FORDRING_UKENDT")
     # our token on the other authority's path: refused
     other = client.get(f"/api/v1/myndigheder/{OTHER_CVR}/fordringer/{foreign}", headers=headers)
-    assert other.status_code == 403
+    assert_problem(other, 403, "IKKE_ADGANG")
     refused = client.post(
         f"/api/v1/myndigheder/{OTHER_CVR}/fordringer/{foreign}/annullering",
         headers=headers,
@@ -158,8 +173,8 @@ def test_bad_claims_are_refused(api: tuple[TestClient, World, dict[str, str]]) -
     }
     url = f"/api/v1/myndigheder/{CVR}/fordringer"
     bad_party = client.post(url, headers=headers, json=body)
-    assert bad_party.status_code == 422
-    assert "PartId" in bad_party.json()["detail"]["FejlTekst"]
+    assert_problem(bad_party, 422, "UGYLDIG_FORESPOERGSEL")
+    assert "PartId" in bad_party.json()["FejlTekst"]
     unknown_account = client.post(
         url,
         headers=headers,
@@ -169,10 +184,10 @@ def test_bad_claims_are_refused(api: tuple[TestClient, World, dict[str, str]]) -
             "Haefterkreds": [{"PartId": PART, "HaefterRolle": "PRIMAER"}],
         },
     )
-    assert unknown_account.status_code == 404
+    assert_problem(unknown_account, 404, "FORDRING_UKENDT")
     not_json = client.post(
         url, headers={**headers, "Content-Type": "application/json"}, content=b"{not json"
     )
-    assert not_json.status_code == 422
+    assert_problem(not_json, 422, "UGYLDIG_FORESPOERGSEL")
     found = world.service.search(world.fagsystem, CVR, SearchRequest(part_id=PART))
     assert found["FordringTilIndbetaling"] == []

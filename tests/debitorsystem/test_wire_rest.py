@@ -20,6 +20,7 @@ from debitorsystem.wire_env import (
     wire_env,
 )
 from debitorsystem.wire_scenarios import WireScenarios
+from indbetaling.http_errors import PROBLEM_MEDIA_TYPE
 
 __all__ = ["live_server", "wire_env"]  # fixtures
 
@@ -29,6 +30,18 @@ class TestRest(WireScenarios):
 
 
 def _problem(answer: httpx.Response, status: int, fejlkode: str | None = None) -> str:
+    """The debitorsystem's error answer: a problem document with FejlKode and FejlTekst."""
+    assert answer.headers["content-type"] == PROBLEM_MEDIA_TYPE, answer.text
+    text = _gateway_problem(answer, status, fejlkode)
+    body = answer.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"] == text
+    return text
+
+
+def _gateway_problem(answer: httpx.Response, status: int, fejlkode: str | None = None) -> str:
+    """An error answer the Serviceplatform's gateway makes itself (its shape is the gateway's)."""
     assert answer.status_code == status, answer.text
     assert b"Traceback" not in answer.content
     body = answer.json()
@@ -118,12 +131,12 @@ def test_callers_without_a_valid_token_or_agreement_are_refused(wire_env: WireEn
             headers={"Idempotency-Key": str(uuid.uuid4()), **headers},
         )
 
-    _problem(pay({}), 401)
-    _problem(pay({"Authorization": f"Bearer {forged}"}), 401)
-    _problem(pay({"Authorization": f"Bearer {wire_env.token('stranger')}"}), 403)
-    _problem(pay({"Authorization": f"Bearer {good}", "X-Myndighed-CVR": OTHER_CVR}), 403)
+    _gateway_problem(pay({}), 401)
+    _gateway_problem(pay({"Authorization": f"Bearer {forged}"}), 401)
+    _gateway_problem(pay({"Authorization": f"Bearer {wire_env.token('stranger')}"}), 403)
+    _gateway_problem(pay({"Authorization": f"Bearer {good}", "X-Myndighed-CVR": OTHER_CVR}), 403)
     wire_env.clock.now += 3600 + 60
-    _problem(pay({"Authorization": f"Bearer {good}"}), 401)
+    _gateway_problem(pay({"Authorization": f"Bearer {good}"}), 401)
     assert wire_env.coverages(claim) == 0
 
 
@@ -155,7 +168,10 @@ def test_a_huge_body_is_refused(wire_env: WireEnv, target: str) -> None:
         size = 1024 * 1024
     payment = wire_env.payment(claim, Tekst="x" * size)
     answer = httpx.post(url, json={"Indbetaling": payment}, headers=headers, timeout=60)
-    _problem(answer, 413)
+    if target == "gateway":
+        _gateway_problem(answer, 413)
+    else:
+        _problem(answer, 413, "UGYLDIG_FORESPOERGSEL")
     assert wire_env.coverages(claim) == 0
 
 

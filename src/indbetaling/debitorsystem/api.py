@@ -5,36 +5,35 @@ definition time, and they name dependencies made inside `staff_router`.)
 
 Every call carries `Authorization: Bearer <staff token>`; a token belongs to one authority and
 reaches only that authority's data (a path with another CVR answers 403). Amounts are decimal
-texts with at most two decimals. Business refusals answer 4xx with `FejlKode` and a Danish
-`FejlTekst`; nothing is changed by a refused call.
+texts with at most two decimals. Business refusals answer 4xx with a problem document (RFC 9457,
+`indbetaling.http_errors`) that carries `FejlKode` and a Danish `FejlTekst`; nothing is changed
+by a refused call.
 """
 
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, status
+from fastapi import APIRouter, Depends, Header, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from indbetaling.debitorsystem import domain
 from indbetaling.debitorsystem.domain import ClaimLedger, FejlKode, Rejected
-from indbetaling.debitorsystem.service import DebitorService, InvalidRequest, NewClaim
+from indbetaling.debitorsystem.service import DebitorService, InvalidRequest
+from indbetaling.debitorsystem.staff import NewClaim
 from indbetaling.fordring import LiableParty, view_to_json
+from indbetaling.http_errors import Problem, ProblemError
 from indbetaling.ids import parse_cvr
 from indbetaling.money import InvalidAmount, format_ore, parse_amount
 
 AMOUNT_PATTERN = r"^\s*[+]?[0-9]{1,13}(\.[0-9]*)?\s*$"
 Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["1234.50"], max_length=40)]
 
+BEARER = {"WWW-Authenticate": "Bearer"}
 STATUS_OF_CODE = {
     FejlKode.FORDRING_UKENDT: status.HTTP_404_NOT_FOUND,
     FejlKode.BELOEB_UGYLDIGT: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
-
-
-class Problem(BaseModel):
-    FejlKode: str
-    FejlTekst: str
 
 
 class Wire(BaseModel):
@@ -115,24 +114,20 @@ def ledger_json(ledger: ClaimLedger) -> dict[str, Any]:
     }
 
 
-def problem(code: str, text: str, http_status: int) -> HTTPException:
-    return HTTPException(http_status, detail={"FejlKode": code, "FejlTekst": text})
-
-
 def _amount(text: str) -> int:
     try:
         return parse_amount(text)
     except InvalidAmount as exc:
-        raise problem(FejlKode.BELOEB_UGYLDIGT.value, str(exc), 422) from None
+        raise ProblemError(422, FejlKode.BELOEB_UGYLDIGT.value, str(exc)) from None
 
 
 def _call(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
     except Rejected as r:
-        raise problem(r.code.value, r.text, STATUS_OF_CODE.get(r.code, 409)) from None
+        raise ProblemError(STATUS_OF_CODE.get(r.code, 409), r.code.value, r.text) from None
     except InvalidRequest as exc:
-        raise problem("UGYLDIG_FORESPOERGSEL", str(exc), 422) from None
+        raise ProblemError(422, "UGYLDIG_FORESPOERGSEL", str(exc)) from None
 
 
 def staff_router(service: DebitorService) -> APIRouter:
@@ -144,20 +139,12 @@ def staff_router(service: DebitorService) -> APIRouter:
     ) -> str:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise HTTPException(
-                401,
-                detail={"FejlKode": "IKKE_AUTENTIFICERET", "FejlTekst": "Token mangler"},
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            raise ProblemError(401, "IKKE_AUTENTIFICERET", "Token mangler", BEARER)
         owner = service.staff_authority(token.strip())
         if owner is None:
-            raise HTTPException(
-                401,
-                detail={"FejlKode": "IKKE_AUTENTIFICERET", "FejlTekst": "Ukendt token"},
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            raise ProblemError(401, "IKKE_AUTENTIFICERET", "Ukendt token", BEARER)
         if owner != parse_cvr(cvr):
-            raise problem("IKKE_ADGANG", "Tokenet giver ikke adgang til denne myndighed", 403)
+            raise ProblemError(403, "IKKE_ADGANG", "Tokenet giver ikke adgang til denne myndighed")
         return cvr
 
     Cvr = Annotated[str, Depends(authority)]  # noqa: N806 - a type alias

@@ -148,6 +148,29 @@ class ReversalOrder:
         return self.state in OPEN_ORDER_STATES
 
 
+# --- the rules of Restance, status and payability, on plain values (also used in bulk) ---------
+
+
+def restance_of(principal: int, written_down: int, covered: int) -> int:
+    """Restance: principal less write-downs less active (not reversed) coverages; < 0 when the
+    claim is over-covered."""
+    return principal - written_down - covered
+
+
+def status_of(*, annulled: bool, restance: int) -> ClaimStatus:
+    """ANNULLERET once annulled, else AKTIV while something is owed, else AFSLUTTET."""
+    if annulled:
+        return ClaimStatus.ANNULLERET
+    return ClaimStatus.AKTIV if restance > 0 else ClaimStatus.AFSLUTTET
+
+
+def in_payment_period(today: date, period_from: date | None, period_to: date | None) -> bool:
+    """Whether `today` lies in the payment period (both ends included; an open end is no limit)."""
+    if period_from is not None and today < period_from:
+        return False
+    return period_to is None or today <= period_to
+
+
 @dataclass(frozen=True)
 class ClaimLedger:
     claim: Claim
@@ -170,7 +193,7 @@ class ClaimLedger:
 
     @property
     def restance(self) -> int:
-        return self.owed - self.covered
+        return restance_of(self.claim.principal, self.written_down, self.covered)
 
     @property
     def overcoverage(self) -> int:
@@ -178,17 +201,13 @@ class ClaimLedger:
 
     @property
     def status(self) -> ClaimStatus:
-        if self.claim.annulled:
-            return ClaimStatus.ANNULLERET
-        return ClaimStatus.AKTIV if self.restance > 0 else ClaimStatus.AFSLUTTET
+        return status_of(annulled=self.claim.annulled, restance=self.restance)
 
     def is_payable(self, today: date) -> bool:
         claim = self.claim
-        if self.status is not ClaimStatus.AKTIV:
-            return False
-        if claim.payment_period_from is not None and today < claim.payment_period_from:
-            return False
-        return claim.payment_period_to is None or today <= claim.payment_period_to
+        return self.status is ClaimStatus.AKTIV and in_payment_period(
+            today, claim.payment_period_from, claim.payment_period_to
+        )
 
     def view(self) -> ClaimView:
         c = self.claim
@@ -245,23 +264,7 @@ def pay(
         )
     if payment.payer_part_id not in {p.part_id for p in ledger.claim.liable_parties}:
         raise Rejected(FejlKode.PART_IKKE_HAEFTER, "Indbetaleren hæfter ikke for fordringen")
-    if payment.amount > ledger.restance:
-        raise Rejected(
-            FejlKode.BELOEB_OVERSTIGER_RESTANCE,
-            "Beløbet overstiger fordringens restance",
-            ledger.restance,
-        )
-    coverage = Coverage(
-        id=coverage_id,
-        claim_id=ledger.claim.id,
-        seq=ledger.next_seq,
-        amount=payment.amount,
-        source=CoverageSource.PAYMENT,
-        owner_id=owner_id,
-        payment=payment,
-        restance_after=ledger.restance - payment.amount,
-    )
-    return replace(ledger, coverages=(*ledger.coverages, coverage)), coverage
+    return _cover(ledger, payment.amount, coverage_id, owner_id=owner_id, payment=payment)
 
 
 def register_other_coverage(
@@ -272,6 +275,19 @@ def register_other_coverage(
         raise Rejected(FejlKode.BELOEB_UGYLDIGT, "Beløbet skal være større end 0")
     if ledger.claim.annulled:
         raise Rejected(FejlKode.FORDRING_IKKE_BETALBAR, "Fordringen er annulleret")
+    return _cover(ledger, amount, coverage_id, owner_id=None, payment=None)
+
+
+def _cover(
+    ledger: ClaimLedger,
+    amount: int,
+    coverage_id: UUID,
+    *,
+    owner_id: UUID | None,
+    payment: Payment | None,
+) -> tuple[ClaimLedger, Coverage]:
+    """Add a coverage of `amount` (a fagsystem's `payment`, or another when None): never beyond
+    Restance."""
     if amount > ledger.restance:
         raise Rejected(
             FejlKode.BELOEB_OVERSTIGER_RESTANCE,
@@ -283,9 +299,9 @@ def register_other_coverage(
         claim_id=ledger.claim.id,
         seq=ledger.next_seq,
         amount=amount,
-        source=CoverageSource.OTHER,
-        owner_id=None,
-        payment=None,
+        source=CoverageSource.OTHER if payment is None else CoverageSource.PAYMENT,
+        owner_id=owner_id,
+        payment=payment,
         restance_after=ledger.restance - amount,
     )
     return replace(ledger, coverages=(*ledger.coverages, coverage)), coverage

@@ -196,7 +196,7 @@ class ReversalOrderClient:
             "Beloeb": to_decimal(order.amount),
             "Overdaekning": to_decimal(order.overcoverage),
             "AarsagKode": order.reason.value,
-            "Dannelsestidspunkt": _aware(order.created_at),
+            "Dannelsestidspunkt": order.created_at,
         }
         if order.text:
             fields["Tekst"] = order.text
@@ -275,7 +275,6 @@ class ReversalOrderRelay:
 
     def deliver_due(self, now: datetime) -> int:
         """Send every order due at `now` (a batch at a time) once; the number worked on."""
-        now = _aware(now)
         settings = self.settings
         lease_until = now + timedelta(seconds=settings.lease_seconds)
         with db.write(self.engine) as conn:
@@ -341,10 +340,3 @@ def run_relay(
             worked = 0
         if worked < relay.settings.batch_size:
             stop_event.wait(relay.settings.poll_seconds)
-
-
-def _aware(moment: datetime) -> datetime:
-    """UTC, also for a value SQLite gave back without its zone."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)

@@ -1,4 +1,6 @@
-"""The debitorsystem's use cases: one function per operation, one transaction each.
+"""DebitorIndbetalingAfsend's use cases (search, pay, reverse) and the forgetting of old answers:
+one function per operation, one transaction each. The collections staff's use cases are in
+`staff`; `DebitorService` offers both.
 
 DebitorIndbetalingAfsend's operations are idempotent per (calling it-system, TransactionUUID)
 (see `indbetaling.idempotency`) and answer with the wire's own field names, so SOAP and REST
@@ -11,44 +13,40 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import secrets
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Connection
 
-from indbetaling import db, idempotency, outbox
+from indbetaling import db, idempotency
 from indbetaling.debitorsystem import domain, store
-from indbetaling.debitorsystem.domain import ClaimLedger, FejlKode, Rejected, ReversalReason
-from indbetaling.fordring import LiableParty, view_to_json
+from indbetaling.debitorsystem.domain import FejlKode, Rejected, ReversalReason
+from indbetaling.debitorsystem.staff import NewClaim, StaffUseCases
+from indbetaling.debitorsystem.transactions import MESSAGE_TOPIC, InvalidRequest
+from indbetaling.fordring import view_to_json
 from indbetaling.ids import InvalidId, parse_part_id
 from indbetaling.money import InvalidAmount, format_ore, parse_amount
 
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-MESSAGE_TOPIC = "OekonomiFordringTilIndbetaling"
+__all__ = [  # NewClaim, MESSAGE_TOPIC and InvalidRequest: re-exported for the callers
+    "DEFAULT_PAGE",
+    "MAX_PAGE",
+    "MESSAGE_TOPIC",
+    "DebitorService",
+    "InvalidRequest",
+    "NewClaim",
+    "PaymentRequest",
+    "ReversalRequest",
+    "SearchRequest",
+]
+
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
-RETRIES = 8
 MIN_RETENTION = timedelta(days=30)
 
 Answer = dict[str, Any]
-T = TypeVar("T")
-
-
-class InvalidRequest(ValueError):
-    """The request's shape is wrong (not a business answer): a SOAP Client fault / HTTP 400."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -134,97 +132,11 @@ class ReversalRequest:
         }
 
 
-@dataclass(frozen=True)
-class NewClaim:
-    account_id: UUID
-    claim_type_code: str
-    principal: int
-    due_date: date
-    last_timely_payment_date: date
-    liable_parties: tuple[LiableParty, ...]
-    payment_period_from: date | None = None
-    payment_period_to: date | None = None
-
-
-@dataclass(frozen=True)
-class LedgerChange:
-    """What a staff operation did: the claim afterwards and the reversal orders it made."""
-
-    ledger: ClaimLedger
-    orders: tuple[domain.ReversalOrder, ...]
-
-
 # --- the service -----------------------------------------------------------------------------
 
 
-class DebitorService:
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        system_id: UUID,
-        clock: Callable[[], datetime] = utcnow,
-        new_id: Callable[[], UUID] = uuid.uuid4,
-    ) -> None:
-        self.engine = engine
-        self.system_id = system_id
-        self.clock = clock
-        self.new_id = new_id
-
-    # -- plumbing
-
-    def today(self) -> date:
-        return self.clock().astimezone(COPENHAGEN).date()
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with db.write(self.engine) as conn:
-            yield conn
-
-    def _retrying(self, attempt: Callable[[], T]) -> T:
-        """Run a whole transaction again when the database refused it for a race it lost
-        (a unique key taken meanwhile, a deadlock); the next attempt sees the winner's work."""
-        for n in range(RETRIES):
-            try:
-                return attempt()
-            except IntegrityError:
-                if n == RETRIES - 1:
-                    raise
-            except DBAPIError as exc:
-                if not _is_transient(exc) or n == RETRIES - 1:
-                    raise
-            time.sleep(0.005 * (2**n))
-        raise AssertionError("unreachable")
-
-    def _announce(
-        self, conn: Connection, before: ClaimLedger | None, after: ClaimLedger, now: datetime
-    ) -> None:
-        """Write the claim's FordringTilIndbetaling message to the outbox (CONTRACT §6)."""
-        if before is None:
-            handling = "Oprettet"
-        elif before.is_payable(self.today()) and not after.is_payable(self.today()):
-            handling = "Afsluttet"
-        elif before.view() == after.view():
-            return
-        else:
-            handling = "Aendret"
-        besked_id = self.new_id()
-        payload = {
-            "BeskedId": str(besked_id),
-            "TransaktionsId": str(self.new_id()),
-            "ObjektHandling": handling,
-            "Dannelsestidspunkt": now.isoformat(),
-            "Kildesystem": str(self.system_id),
-            "FordringTilIndbetaling": view_to_json(after.view()),
-        }
-        outbox.enqueue(
-            conn,
-            store.outbox,
-            topic=MESSAGE_TOPIC,
-            message_id=str(besked_id),
-            payload=idempotency.canonical_json(payload),
-            now=now,
-        )
+class DebitorService(StaffUseCases):
+    """The debitorsystem's use cases: DebitorIndbetalingAfsend's here, the staff's inherited."""
 
     # -- DebitorIndbetalingAfsend
 
@@ -285,7 +197,7 @@ class DebitorService:
 
         def attempt() -> bytes:
             now = self.clock()
-            with self._write() as conn:
+            with db.write(self.engine) as conn:
                 return idempotency.run_once(
                     conn,
                     store.idempotency_answers,
@@ -413,230 +325,10 @@ class DebitorService:
         """
         if retention < MIN_RETENTION:
             raise ValueError("answers are kept at least 30 days")
-        with self._write() as conn:
+        with db.write(self.engine) as conn:
             return idempotency.purge(
                 conn, store.idempotency_answers, now=self.clock(), retention=retention
             )
-
-    # -- collections staff
-
-    def create_authority(self, cvr: str, name: str) -> None:
-        with self._write() as conn:
-            conn.execute(store.authorities.insert().values(cvr=cvr, name=name))
-
-    def register_fagsystem(
-        self,
-        fagsystem_id: UUID,
-        name: str,
-        org_units: dict[str, list[UUID]],
-        *,
-        accepts_reversal_orders: bool = True,
-    ) -> None:
-        """A fagsystem and its assortment: the ORG units it may pay from, per authority (R10)."""
-        with self._write() as conn:
-            conn.execute(
-                store.fagsystems.insert().values(
-                    id=fagsystem_id,
-                    name=name,
-                    accepts_reversal_orders=int(accepts_reversal_orders),
-                )
-            )
-            rows = [
-                {"fagsystem_id": fagsystem_id, "authority_cvr": cvr, "org_unit_id": unit}
-                for cvr, units in org_units.items()
-                for unit in units
-            ]
-            if rows:
-                conn.execute(store.assortment.insert(), rows)
-
-    def create_account(
-        self, cvr: str, type_code: str, owner_fagsystem_id: UUID | None = None
-    ) -> UUID:
-        account_id = self.new_id()
-        with self._write() as conn:
-            if (
-                conn.execute(
-                    select(store.authorities.c.cvr).where(store.authorities.c.cvr == cvr)
-                ).first()
-                is None
-            ):
-                raise Rejected(FejlKode.FORDRING_UKENDT, "Myndigheden findes ikke")
-            if (
-                owner_fagsystem_id is not None
-                and conn.execute(
-                    select(store.fagsystems.c.id).where(store.fagsystems.c.id == owner_fagsystem_id)
-                ).first()
-                is None
-            ):
-                raise InvalidRequest("Fagsystemet findes ikke")
-            conn.execute(
-                store.accounts.insert().values(
-                    id=account_id,
-                    authority_cvr=cvr,
-                    type_code=type_code,
-                    owner_fagsystem_id=owner_fagsystem_id,
-                    created_at=self.clock(),
-                )
-            )
-        return account_id
-
-    def create_claim(self, cvr: str, new: NewClaim) -> ClaimLedger:
-        if new.principal <= 0:
-            raise InvalidRequest("Hovedstolen skal være større end 0")
-        if not new.liable_parties:
-            raise InvalidRequest("En fordring skal have mindst én hæfter")
-        if len({p.part_id for p in new.liable_parties}) != len(new.liable_parties):
-            raise InvalidRequest("En hæfter må kun stå én gang i hæfterkredsen")
-        for p in new.liable_parties:
-            try:
-                parse_part_id(p.part_id)
-            except InvalidId as exc:
-                raise InvalidRequest(str(exc)) from None
-        if (
-            new.payment_period_from
-            and new.payment_period_to
-            and new.payment_period_from > new.payment_period_to
-        ):
-            raise InvalidRequest("Betalingsperioden slutter før den begynder")
-        claim_id = self.new_id()
-        now = self.clock()
-        with self._write() as conn:
-            account = conn.execute(
-                select(store.accounts.c.type_code).where(
-                    store.accounts.c.id == new.account_id, store.accounts.c.authority_cvr == cvr
-                )
-            ).first()
-            if account is None:
-                raise Rejected(FejlKode.FORDRING_UKENDT, "Debitorkontoen findes ikke")
-            conn.execute(
-                store.claims.insert().values(
-                    id=claim_id,
-                    account_id=new.account_id,
-                    authority_cvr=cvr,
-                    claim_type_code=new.claim_type_code,
-                    principal_ore=new.principal,
-                    due_date=new.due_date,
-                    last_timely_payment_date=new.last_timely_payment_date,
-                    payment_period_from=new.payment_period_from,
-                    payment_period_to=new.payment_period_to,
-                    created_at=now,
-                )
-            )
-            conn.execute(
-                store.liable_parties.insert(),
-                [
-                    {"claim_id": claim_id, "part_id": p.part_id, "role": p.role}
-                    for p in new.liable_parties
-                ],
-            )
-            ledger = store.load_ledger(conn, claim_id)
-            assert ledger is not None  # noqa: S101 - inserted just above
-            self._announce(conn, None, ledger, now)
-        return ledger
-
-    def _change_claim(
-        self,
-        cvr: str,
-        claim_id: UUID,
-        change: Callable[[Connection, ClaimLedger, datetime], LedgerChange],
-    ) -> LedgerChange:
-        """Lock the claim, let `change` apply a rule and write its facts, then store the
-        reversal orders it made and the claim's message, all in one transaction."""
-
-        def attempt() -> LedgerChange:
-            now = self.clock()
-            with self._write() as conn:
-                if not store.lock_claim(conn, claim_id, cvr):
-                    raise Rejected(FejlKode.FORDRING_UKENDT, "Fordringen findes ikke")
-                before = store.load_ledger(conn, claim_id)
-                assert before is not None  # noqa: S101 - locked just above
-                result = change(conn, before, now)
-                store.insert_orders(conn, result.orders, now)
-                self._announce(conn, before, result.ledger, now)
-                return result
-
-        return self._retrying(attempt)
-
-    def write_down(self, cvr: str, claim_id: UUID, amount: int, text: str | None) -> LedgerChange:
-        """Nedregulering; orders reversals of fagsystem payments for any over-coverage (R6)."""
-
-        def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
-            after, wd, orders = domain.write_down(
-                ledger, amount, write_down_id=self.new_id(), text=text, now=now, new_id=self.new_id
-            )
-            store.insert_write_down(conn, wd, now)
-            return LedgerChange(after, orders)
-
-        return self._change_claim(cvr, claim_id, change)
-
-    def annul(self, cvr: str, claim_id: UUID, text: str | None) -> LedgerChange:
-        """Annulment: the claim is no longer owed; every coverage becomes over-coverage."""
-
-        def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
-            after, wd, orders = domain.annul(
-                ledger, write_down_id=self.new_id(), text=text, now=now, new_id=self.new_id
-            )
-            if wd is not None:
-                store.insert_write_down(conn, wd, now)
-            store.mark_annulled(conn, claim_id, now)
-            return LedgerChange(after, orders)
-
-        return self._change_claim(cvr, claim_id, change)
-
-    def register_other_coverage(self, cvr: str, claim_id: UUID, amount: int) -> LedgerChange:
-        """A coverage from outside the fagsystems, e.g. a bank payment (never beyond Restance)."""
-
-        def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
-            after, coverage = domain.register_other_coverage(
-                ledger, amount, coverage_id=self.new_id()
-            )
-            store.insert_coverage(conn, coverage, now)
-            return LedgerChange(after, ())
-
-        return self._change_claim(cvr, claim_id, change)
-
-    def is_empty(self) -> bool:
-        """True while no authority is registered (a new debitorsystem)."""
-        with db.read(self.engine) as conn:
-            return conn.execute(select(store.authorities.c.cvr).limit(1)).first() is None
-
-    def issue_staff_token(self, cvr: str, name: str) -> str:
-        """A bearer token for collections staff of one authority; only its hash is kept."""
-        token = secrets.token_urlsafe(32)
-        with self._write() as conn:
-            conn.execute(
-                store.staff_tokens.insert().values(
-                    token_sha256=_sha256(token), authority_cvr=cvr, name=name
-                )
-            )
-        return token
-
-    def staff_authority(self, token: str) -> str | None:
-        """The authority a staff token belongs to, or None for an unknown token."""
-        with db.read(self.engine) as conn:
-            row = conn.execute(
-                select(store.staff_tokens.c.authority_cvr).where(
-                    store.staff_tokens.c.token_sha256 == _sha256(token)
-                )
-            ).first()
-        return str(row.authority_cvr) if row else None
-
-    def claim(self, cvr: str, claim_id: UUID) -> ClaimLedger:
-        with db.read(self.engine) as conn:
-            ledger = store.load_ledger(conn, claim_id)
-        if ledger is None or ledger.claim.authority_cvr != cvr:
-            raise Rejected(FejlKode.FORDRING_UKENDT, "Fordringen findes ikke")
-        return ledger
-
-    def reversal_orders(
-        self, cvr: str, state: domain.OrderState | None = None, limit: int = 500
-    ) -> list[domain.ReversalOrder]:
-        query = select(store.reversal_orders).where(store.reversal_orders.c.authority_cvr == cvr)
-        if state is not None:
-            query = query.where(store.reversal_orders.c.state == state.value)
-        query = query.order_by(store.reversal_orders.c.created_at.desc()).limit(limit)
-        with db.read(self.engine) as conn:
-            return [store.order_from_row(r) for r in conn.execute(query)]
 
 
 # --- cursors ---------------------------------------------------------------------------------
@@ -663,15 +355,3 @@ def _read_cursor(cursor: str, query: store.ClaimQuery) -> UUID:
     if bound != _query_hash(query):
         raise InvalidRequest("FortsaettelsesNoegle hører til en anden søgning")
     return after
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _is_transient(exc: DBAPIError) -> bool:
-    """Deadlocks and serialization failures (PostgreSQL), a busy database (SQLite)."""
-    code = getattr(exc.orig, "sqlstate", None)
-    if code in {"40001", "40P01"}:
-        return True
-    return "database is locked" in str(exc.orig)

@@ -8,9 +8,9 @@ reversal order. Restance is never stored; it is derived from the coverages and w
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -40,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
+from indbetaling.db import UtcDateTime
 from indbetaling.debitorsystem.domain import (
     Claim,
     ClaimLedger,
@@ -98,7 +98,7 @@ accounts = Table(
     Column("authority_cvr", String(8), ForeignKey("authorities.cvr"), nullable=False),
     Column("type_code", String(40), nullable=False),
     Column("owner_fagsystem_id", Uuid, ForeignKey("fagsystems.id"), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     Index("ix_accounts_authority", "authority_cvr", "id"),
 )
 
@@ -114,8 +114,8 @@ claims = Table(
     Column("last_timely_payment_date", Date, nullable=False),
     Column("payment_period_from", Date, nullable=True),
     Column("payment_period_to", Date, nullable=True),
-    Column("annulled_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("annulled_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("principal_ore > 0", name="principal_positive"),
     CheckConstraint(
         "payment_period_from IS NULL OR payment_period_to IS NULL "
@@ -151,7 +151,7 @@ coverages = Table(
     Column("org_unit_id", Uuid, nullable=True),
     Column("text", String(200), nullable=True),
     Column("restance_after_ore", Ore, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("amount_ore > 0", name="amount_positive"),
     CheckConstraint(
         "(source = 'INDBETALING' AND owner_id IS NOT NULL AND payment_id IS NOT NULL) OR "
@@ -170,7 +170,7 @@ reversals = Table(
     Column("reason", String(30), nullable=False),
     Column("order_id", Uuid, nullable=True),
     Column("text", String(200), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 write_downs = Table(
@@ -181,7 +181,7 @@ write_downs = Table(
     Column("amount_ore", Ore, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("text", String(200), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("amount_ore > 0", name="amount_positive"),
 )
 
@@ -200,10 +200,10 @@ reversal_orders = Table(
     Column("text", String(200), nullable=True),
     Column("state", String(20), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
     Column("last_error", String(500), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("amount_ore > 0", name="amount_positive"),
     CheckConstraint("overcoverage_ore > 0", name="overcoverage_positive"),
     Index("ix_reversal_orders_state", "state", "next_attempt_at"),
@@ -423,6 +423,23 @@ def written_down_sum() -> ColumnElement[int]:
     )
 
 
+def restance_column() -> ColumnElement[int]:
+    """A claim's Restance in SQL (`ClaimLedger.restance`): principal less write-downs less
+    active coverages."""
+    return claims.c.principal_ore - written_down_sum() - active_coverage_sum()
+
+
+def payable_on(today: date) -> ColumnElement[bool]:
+    """`ClaimLedger.is_payable(today)` in SQL: not annulled, Restance > 0 (so AKTIV), and
+    `today` within the payment period."""
+    return and_(
+        claims.c.annulled_at.is_(None),
+        or_(claims.c.payment_period_from.is_(None), claims.c.payment_period_from <= today),
+        or_(claims.c.payment_period_to.is_(None), claims.c.payment_period_to >= today),
+        restance_column() > 0,
+    )
+
+
 @dataclass(frozen=True)
 class ClaimQuery:
     authority_cvr: str
@@ -436,14 +453,10 @@ class ClaimQuery:
 def payable_claim_ids(
     conn: Connection, query: ClaimQuery, *, today: date, after: UUID | None, limit: int
 ) -> list[UUID]:
-    """Ids of the query's payable claims (Restance > 0, open today, not annulled), by id."""
-    restance = claims.c.principal_ore - written_down_sum() - active_coverage_sum()
+    """Ids of the query's payable claims (`is_payable`, as SQL), by id."""
     conditions: list[ColumnElement[bool]] = [
         claims.c.authority_cvr == query.authority_cvr,
-        claims.c.annulled_at.is_(None),
-        or_(claims.c.payment_period_from.is_(None), claims.c.payment_period_from <= today),
-        or_(claims.c.payment_period_to.is_(None), claims.c.payment_period_to >= today),
-        restance > 0,
+        payable_on(today),
     ]
     if query.claim_id is not None:
         conditions.append(claims.c.id == query.claim_id)
@@ -477,7 +490,134 @@ def payable_claim_ids(
     return [r.id for r in rows]
 
 
+def authority_exists(conn: Connection, cvr: str) -> bool:
+    return (
+        conn.execute(select(authorities.c.cvr).where(authorities.c.cvr == cvr)).first() is not None
+    )
+
+
+def holds_claims(conn: Connection) -> bool:
+    return conn.execute(select(claims.c.id).limit(1)).first() is not None
+
+
+def has_authorities(conn: Connection) -> bool:
+    return conn.execute(select(authorities.c.cvr).limit(1)).first() is not None
+
+
+def fagsystem_exists(conn: Connection, fagsystem_id: UUID) -> bool:
+    query = select(fagsystems.c.id).where(fagsystems.c.id == fagsystem_id)
+    return conn.execute(query).first() is not None
+
+
+def account_type(conn: Connection, account_id: UUID, authority_cvr: str) -> str | None:
+    """The type code of the authority's account, or None when it has no such account."""
+    row = conn.execute(
+        select(accounts.c.type_code).where(
+            accounts.c.id == account_id, accounts.c.authority_cvr == authority_cvr
+        )
+    ).first()
+    return None if row is None else str(row.type_code)
+
+
+def staff_token_authority(conn: Connection, token_sha256: str) -> str | None:
+    row = conn.execute(
+        select(staff_tokens.c.authority_cvr).where(staff_tokens.c.token_sha256 == token_sha256)
+    ).first()
+    return None if row is None else str(row.authority_cvr)
+
+
+def authority_orders(
+    conn: Connection, authority_cvr: str, state: OrderState | None, limit: int
+) -> list[ReversalOrder]:
+    """The authority's reversal orders (in one state, if given), newest first."""
+    query = select(reversal_orders).where(reversal_orders.c.authority_cvr == authority_cvr)
+    if state is not None:
+        query = query.where(reversal_orders.c.state == state.value)
+    query = query.order_by(reversal_orders.c.created_at.desc()).limit(limit)
+    return [order_from_row(r) for r in conn.execute(query)]
+
+
 # --- writing ---------------------------------------------------------------------------------
+
+
+def insert_authority(conn: Connection, cvr: str, name: str) -> None:
+    conn.execute(authorities.insert().values(cvr=cvr, name=name))
+
+
+def insert_fagsystem(
+    conn: Connection,
+    fagsystem_id: UUID,
+    name: str,
+    org_units: Mapping[str, Sequence[UUID]],
+    *,
+    accepts_reversal_orders: bool,
+) -> None:
+    """A fagsystem with its assortment: the ORG units it may pay from, per authority CVR."""
+    conn.execute(
+        fagsystems.insert().values(
+            id=fagsystem_id, name=name, accepts_reversal_orders=int(accepts_reversal_orders)
+        )
+    )
+    rows = [
+        {"fagsystem_id": fagsystem_id, "authority_cvr": cvr, "org_unit_id": unit}
+        for cvr, units in org_units.items()
+        for unit in units
+    ]
+    if rows:
+        conn.execute(assortment.insert(), rows)
+
+
+def insert_account(
+    conn: Connection,
+    account_id: UUID,
+    authority_cvr: str,
+    type_code: str,
+    owner_fagsystem_id: UUID | None,
+    *,
+    now: datetime,
+) -> None:
+    conn.execute(
+        accounts.insert().values(
+            id=account_id,
+            authority_cvr=authority_cvr,
+            type_code=type_code,
+            owner_fagsystem_id=owner_fagsystem_id,
+            created_at=now,
+        )
+    )
+
+
+def insert_claim(conn: Connection, claim: Claim, now: datetime) -> None:
+    """A new claim and its liable parties (its account must be the authority's)."""
+    conn.execute(
+        claims.insert().values(
+            id=claim.id,
+            account_id=claim.account_id,
+            authority_cvr=claim.authority_cvr,
+            claim_type_code=claim.claim_type_code,
+            principal_ore=claim.principal,
+            due_date=claim.due_date,
+            last_timely_payment_date=claim.last_timely_payment_date,
+            payment_period_from=claim.payment_period_from,
+            payment_period_to=claim.payment_period_to,
+            created_at=now,
+        )
+    )
+    conn.execute(
+        liable_parties.insert(),
+        [
+            {"claim_id": claim.id, "part_id": p.part_id, "role": p.role}
+            for p in claim.liable_parties
+        ],
+    )
+
+
+def insert_staff_token(conn: Connection, token_sha256: str, authority_cvr: str, name: str) -> None:
+    conn.execute(
+        staff_tokens.insert().values(
+            token_sha256=token_sha256, authority_cvr=authority_cvr, name=name
+        )
+    )
 
 
 def insert_coverage(conn: Connection, coverage: Coverage, now: datetime) -> int:
@@ -695,7 +835,6 @@ def delivery_status(conn: Connection, order_id: UUID) -> DeliveryStatus | None:
     ).first()
     if row is None:
         return None
-    due = row.next_attempt_at
-    if due is not None and due.tzinfo is None:  # SQLite keeps UTC without its zone
-        due = due.replace(tzinfo=UTC)
-    return DeliveryStatus(OrderState(row.state), int(row.attempts), due, row.last_error)
+    return DeliveryStatus(
+        OrderState(row.state), int(row.attempts), row.next_attempt_at, row.last_error
+    )

@@ -39,7 +39,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Message, Receive
 
 from indbetaling.caller import Caller, CallerRejected, CallerVerifier
@@ -56,17 +56,11 @@ from indbetaling.debitorsystem.service import (
     SearchRequest,
 )
 from indbetaling.fordring import ClaimStatus
+from indbetaling.http_body import BodyRefused, read_limited_body
+from indbetaling.http_errors import Problem, problem_response, validation_text
 from indbetaling.idempotency import canonical_json
-from indbetaling.ids import mask_cpr_in_text
 from indbetaling.money import InvalidAmount, format_ore, parse_amount
-from indbetaling.soap import (
-    SoapCall,
-    SoapFault,
-    SoapService,
-    client_fault,
-    load_contract,
-    read_limited_body,
-)
+from indbetaling.soap import SoapCall, SoapService, client_fault, load_contract
 
 log = logging.getLogger(__name__)
 
@@ -371,14 +365,6 @@ class ForetagIndbetalingNedreguleringResponse(BaseModel):
     )
 
 
-class Problem(BaseModel):
-    """A request that could not be read (422), a missing caller identity (401) or an internal
-    error (500); never a business answer."""
-
-    FejlKode: str
-    FejlTekst: str
-
-
 # --- REST: routes ---------------------------------------------------------------------------
 
 INVALID = "UGYLDIG_FORESPOERGSEL"
@@ -388,19 +374,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     413: {"model": Problem, "description": "The body is too large; nothing was read"},
     422: {"model": Problem, "description": "The request is malformed; nothing was changed"},
 }
-
-
-def problem(status: int, code: str, text: str) -> JSONResponse:
-    return JSONResponse(
-        {"FejlKode": code, "FejlTekst": mask_cpr_in_text(text)[:1000]}, status_code=status
-    )
-
-
-def _validation_text(exc: RequestValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg', '')}"
-        for e in exc.errors()
-    )
 
 
 def _caller_route(verifier: CallerVerifier) -> type[APIRoute]:
@@ -415,24 +388,24 @@ def _caller_route(verifier: CallerVerifier) -> type[APIRoute]:
                 try:
                     caller = verifier.verify(request.headers)
                 except CallerRejected as exc:
-                    return problem(401, "IKKE_AUTENTIFICERET", str(exc))
+                    return problem_response(401, "IKKE_AUTENTIFICERET", str(exc))
                 try:
                     body = await read_limited_body(request, REST_MAX_BODY_BYTES)
-                except SoapFault as fault:
-                    return problem(fault.http_status, INVALID, fault.text)
+                except BodyRefused as refused:
+                    return problem_response(refused.http_status, INVALID, str(refused))
                 request = Request(request.scope, _replay(body))
                 request.state.caller = caller
                 try:
                     return await handler(request)
                 except RequestValidationError as exc:
-                    return problem(422, INVALID, _validation_text(exc))
+                    return problem_response(422, INVALID, validation_text(exc))
                 except InvalidRequest as exc:
-                    return problem(422, INVALID, str(exc))
+                    return problem_response(422, INVALID, str(exc))
                 except HTTPException as exc:  # a body FastAPI cannot even decode
-                    return problem(exc.status_code, INVALID, str(exc.detail))
+                    return problem_response(exc.status_code, INVALID, str(exc.detail))
                 except Exception:
                     log.exception("REST call %s failed", request.url.path)
-                    return problem(500, "INTERN_FEJL", "Intern fejl; prøv igen senere")
+                    return problem_response(500, "INTERN_FEJL", "Intern fejl; prøv igen senere")
 
             return route
 

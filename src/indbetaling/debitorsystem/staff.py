@@ -1,0 +1,220 @@
+"""The collections staff's use cases: authorities, fagsystemer and their assortment, accounts and
+claims, write-downs, annulment, other coverages, staff tokens, a claim's view and the reversal
+orders. One transaction each; every change to a claim writes its message to the outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+from sqlalchemy import Connection
+
+from indbetaling import db
+from indbetaling.debitorsystem import domain, store
+from indbetaling.debitorsystem.domain import ClaimLedger, FejlKode, Rejected
+from indbetaling.debitorsystem.transactions import InvalidRequest, UseCases
+from indbetaling.fordring import LiableParty
+from indbetaling.ids import InvalidId, parse_part_id
+
+
+@dataclass(frozen=True)
+class NewClaim:
+    account_id: UUID
+    claim_type_code: str
+    principal: int
+    due_date: date
+    last_timely_payment_date: date
+    liable_parties: tuple[LiableParty, ...]
+    payment_period_from: date | None = None
+    payment_period_to: date | None = None
+
+
+@dataclass(frozen=True)
+class LedgerChange:
+    """What a staff operation did: the claim afterwards and the reversal orders it made."""
+
+    ledger: ClaimLedger
+    orders: tuple[domain.ReversalOrder, ...]
+
+
+def check_new_claim(new: NewClaim) -> None:
+    """The shape of a new claim (InvalidRequest), before the database is asked anything."""
+    if new.principal <= 0:
+        raise InvalidRequest("Hovedstolen skal være større end 0")
+    if not new.liable_parties:
+        raise InvalidRequest("En fordring skal have mindst én hæfter")
+    if len({p.part_id for p in new.liable_parties}) != len(new.liable_parties):
+        raise InvalidRequest("En hæfter må kun stå én gang i hæfterkredsen")
+    for p in new.liable_parties:
+        try:
+            parse_part_id(p.part_id)
+        except InvalidId as exc:
+            raise InvalidRequest(str(exc)) from None
+    if (
+        new.payment_period_from
+        and new.payment_period_to
+        and new.payment_period_from > new.payment_period_to
+    ):
+        raise InvalidRequest("Betalingsperioden slutter før den begynder")
+
+
+class StaffUseCases(UseCases):
+    def create_authority(self, cvr: str, name: str) -> None:
+        with db.write(self.engine) as conn:
+            store.insert_authority(conn, cvr, name)
+
+    def register_fagsystem(
+        self,
+        fagsystem_id: UUID,
+        name: str,
+        org_units: dict[str, list[UUID]],
+        *,
+        accepts_reversal_orders: bool = True,
+    ) -> None:
+        """A fagsystem and its assortment: the ORG units it may pay from, per authority (R10)."""
+        with db.write(self.engine) as conn:
+            store.insert_fagsystem(
+                conn, fagsystem_id, name, org_units, accepts_reversal_orders=accepts_reversal_orders
+            )
+
+    def create_account(
+        self, cvr: str, type_code: str, owner_fagsystem_id: UUID | None = None
+    ) -> UUID:
+        account_id = self.new_id()
+        with db.write(self.engine) as conn:
+            if not store.authority_exists(conn, cvr):
+                raise Rejected(FejlKode.FORDRING_UKENDT, "Myndigheden findes ikke")
+            if owner_fagsystem_id is not None and not store.fagsystem_exists(
+                conn, owner_fagsystem_id
+            ):
+                raise InvalidRequest("Fagsystemet findes ikke")
+            store.insert_account(
+                conn, account_id, cvr, type_code, owner_fagsystem_id, now=self.clock()
+            )
+        return account_id
+
+    def create_claim(self, cvr: str, new: NewClaim) -> ClaimLedger:
+        check_new_claim(new)
+        claim_id = self.new_id()
+        now = self.clock()
+        with db.write(self.engine) as conn:
+            account_type = store.account_type(conn, new.account_id, cvr)
+            if account_type is None:
+                raise Rejected(FejlKode.FORDRING_UKENDT, "Debitorkontoen findes ikke")
+            claim = domain.Claim(
+                id=claim_id,
+                account_id=new.account_id,
+                authority_cvr=cvr,
+                account_type_code=account_type,
+                claim_type_code=new.claim_type_code,
+                principal=new.principal,
+                due_date=new.due_date,
+                last_timely_payment_date=new.last_timely_payment_date,
+                payment_period_from=new.payment_period_from,
+                payment_period_to=new.payment_period_to,
+                liable_parties=new.liable_parties,
+            )
+            store.insert_claim(conn, claim, now)
+            ledger = store.load_ledger(conn, claim_id)
+            assert ledger is not None  # noqa: S101 - inserted just above
+            self._announce(conn, None, ledger, now)
+        return ledger
+
+    def _change_claim(
+        self,
+        cvr: str,
+        claim_id: UUID,
+        change: Callable[[Connection, ClaimLedger, datetime], LedgerChange],
+    ) -> LedgerChange:
+        """Lock the claim, let `change` apply a rule and write its facts, then store the
+        reversal orders it made and the claim's message, all in one transaction."""
+
+        def attempt() -> LedgerChange:
+            now = self.clock()
+            with db.write(self.engine) as conn:
+                if not store.lock_claim(conn, claim_id, cvr):
+                    raise Rejected(FejlKode.FORDRING_UKENDT, "Fordringen findes ikke")
+                before = store.load_ledger(conn, claim_id)
+                assert before is not None  # noqa: S101 - locked just above
+                result = change(conn, before, now)
+                store.insert_orders(conn, result.orders, now)
+                self._announce(conn, before, result.ledger, now)
+                return result
+
+        return self._retrying(attempt)
+
+    def write_down(self, cvr: str, claim_id: UUID, amount: int, text: str | None) -> LedgerChange:
+        """Nedregulering; orders reversals of fagsystem payments for any over-coverage (R6)."""
+
+        def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
+            after, wd, orders = domain.write_down(
+                ledger, amount, write_down_id=self.new_id(), text=text, now=now, new_id=self.new_id
+            )
+            store.insert_write_down(conn, wd, now)
+            return LedgerChange(after, orders)
+
+        return self._change_claim(cvr, claim_id, change)
+
+    def annul(self, cvr: str, claim_id: UUID, text: str | None) -> LedgerChange:
+        """Annulment: the claim is no longer owed; every coverage becomes over-coverage."""
+
+        def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
+            after, wd, orders = domain.annul(
+                ledger, write_down_id=self.new_id(), text=text, now=now, new_id=self.new_id
+            )
+            if wd is not None:
+                store.insert_write_down(conn, wd, now)
+            store.mark_annulled(conn, claim_id, now)
+            return LedgerChange(after, orders)
+
+        return self._change_claim(cvr, claim_id, change)
+
+    def register_other_coverage(self, cvr: str, claim_id: UUID, amount: int) -> LedgerChange:
+        """A coverage from outside the fagsystems, e.g. a bank payment (never beyond Restance)."""
+
+        def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
+            after, coverage = domain.register_other_coverage(
+                ledger, amount, coverage_id=self.new_id()
+            )
+            store.insert_coverage(conn, coverage, now)
+            return LedgerChange(after, ())
+
+        return self._change_claim(cvr, claim_id, change)
+
+    def is_empty(self) -> bool:
+        """True while no authority is registered (a new debitorsystem)."""
+        with db.read(self.engine) as conn:
+            return not store.has_authorities(conn)
+
+    def issue_staff_token(self, cvr: str, name: str) -> str:
+        """A bearer token for collections staff of one authority; only its hash is kept."""
+        token = secrets.token_urlsafe(32)
+        with db.write(self.engine) as conn:
+            store.insert_staff_token(conn, _sha256(token), cvr, name)
+        return token
+
+    def staff_authority(self, token: str) -> str | None:
+        """The authority a staff token belongs to, or None for an unknown token."""
+        with db.read(self.engine) as conn:
+            return store.staff_token_authority(conn, _sha256(token))
+
+    def claim(self, cvr: str, claim_id: UUID) -> ClaimLedger:
+        with db.read(self.engine) as conn:
+            ledger = store.load_ledger(conn, claim_id)
+        if ledger is None or ledger.claim.authority_cvr != cvr:
+            raise Rejected(FejlKode.FORDRING_UKENDT, "Fordringen findes ikke")
+        return ledger
+
+    def reversal_orders(
+        self, cvr: str, state: domain.OrderState | None = None, limit: int = 500
+    ) -> list[domain.ReversalOrder]:
+        with db.read(self.engine) as conn:
+            return store.authority_orders(conn, cvr, state, limit)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

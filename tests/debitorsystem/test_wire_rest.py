@@ -30,27 +30,22 @@ class TestRest(WireScenarios):
 
 
 def _problem(answer: httpx.Response, status: int, fejlkode: str | None = None) -> str:
-    """The debitorsystem's error answer: a problem document with FejlKode and FejlTekst."""
-    assert answer.headers["content-type"] == PROBLEM_MEDIA_TYPE, answer.text
-    text = _gateway_problem(answer, status, fejlkode)
-    body = answer.json()
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"] == text
-    return text
-
-
-def _gateway_problem(answer: httpx.Response, status: int, fejlkode: str | None = None) -> str:
-    """An error answer the Serviceplatform's gateway makes itself (its shape is the gateway's)."""
+    """An error answer, the debitorsystem's or the gateway's: one problem document with
+    FejlKode and FejlTekst."""
     assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == PROBLEM_MEDIA_TYPE, answer.text
     assert b"Traceback" not in answer.content
     body = answer.json()
     if fejlkode is not None:
         assert body["FejlKode"] == fejlkode
-    text = body.get("FejlTekst") or body.get("detail")
+    assert body["status"] == status
+    assert body["title"]
+    text = body["FejlTekst"]
     assert isinstance(text, str)
     assert text
+    assert body["detail"] == text
     return text
+
 
 
 def test_a_replay_is_byte_identical_and_a_conflict_changes_nothing(wire_env: WireEnv) -> None:
@@ -131,12 +126,12 @@ def test_callers_without_a_valid_token_or_agreement_are_refused(wire_env: WireEn
             headers={"Idempotency-Key": str(uuid.uuid4()), **headers},
         )
 
-    _gateway_problem(pay({}), 401)
-    _gateway_problem(pay({"Authorization": f"Bearer {forged}"}), 401)
-    _gateway_problem(pay({"Authorization": f"Bearer {wire_env.token('stranger')}"}), 403)
-    _gateway_problem(pay({"Authorization": f"Bearer {good}", "X-Myndighed-CVR": OTHER_CVR}), 403)
+    _problem(pay({}), 401)
+    _problem(pay({"Authorization": f"Bearer {forged}"}), 401)
+    _problem(pay({"Authorization": f"Bearer {wire_env.token('stranger')}"}), 403)
+    _problem(pay({"Authorization": f"Bearer {good}", "X-Myndighed-CVR": OTHER_CVR}), 403)
     wire_env.clock.now += 3600 + 60
-    _gateway_problem(pay({"Authorization": f"Bearer {good}"}), 401)
+    _problem(pay({"Authorization": f"Bearer {good}"}), 401)
     assert wire_env.coverages(claim) == 0
 
 
@@ -169,7 +164,7 @@ def test_a_huge_body_is_refused(wire_env: WireEnv, target: str) -> None:
     payment = wire_env.payment(claim, Tekst="x" * size)
     answer = httpx.post(url, json={"Indbetaling": payment}, headers=headers, timeout=60)
     if target == "gateway":
-        _gateway_problem(answer, 413)
+        _problem(answer, 413)
     else:
         _problem(answer, 413, "UGYLDIG_FORESPOERGSEL")
     assert wire_env.coverages(claim) == 0

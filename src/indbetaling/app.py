@@ -24,7 +24,6 @@ from indbetaling.beskedfordeler import app as beskedfordeler_app
 from indbetaling.beskedfordeler.service import Beskedfordeler
 from indbetaling.db import make_engine, migrate
 from indbetaling.debitorsystem import app as debitorsystem_app
-from indbetaling.debitorsystem import demo
 from indbetaling.debitorsystem.relay import RelaySettings
 from indbetaling.debitorsystem.service import DebitorService
 from indbetaling.demo_identity import (
@@ -33,6 +32,7 @@ from indbetaling.demo_identity import (
     operator_token,
     push_secret,
 )
+from indbetaling.demo_plan import make_plan
 from indbetaling.fagsystem import app as fagsystem_app
 from indbetaling.parts import mount, new_app
 from indbetaling.serviceplatform import app as serviceplatform_app
@@ -98,7 +98,7 @@ def build(settings: Settings) -> System:
         publisher=_claim_publisher(settings, in_process),
         retention=timedelta(days=settings.idempotency_retention_days),
     )
-    plan = demo.make_plan(settings.demo_seed, settings.demo_claims)
+    plan = make_plan(settings.demo_seed, settings.demo_claims)
     fagsystems = fagsystem_app.build(
         engines["fagsystem"],
         [fagsystem_app.HostedFagsystem(f.id, push_secret(settings, f.id)) for f in plan.fagsystems],

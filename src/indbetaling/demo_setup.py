@@ -1,7 +1,8 @@
 """The demo of the embedded default: the dataset made on first start, the demo it-systems
 registered with the platform, their subscriptions, and `demo.json` (CONTRACT §8).
 
-Credentials are derived from the seed, so `demo.json` stays valid across restarts.
+Ids are derived from the seed and credentials from the data folder's key (`demo_identity`),
+so `demo.json` stays valid across restarts.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from indbetaling.demo_identity import (
     operator_token,
     push_secret,
 )
+from indbetaling.demo_plan import DemoPlan, make_plan
 from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH
 from indbetaling.serviceplatform.domain import Role
 
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:
     """Make the demo dataset on first start (an empty debitorsystem); return demo.json's data."""
     settings = system.settings
-    plan = demo.make_plan(settings.demo_seed, settings.demo_claims)
+    plan = make_plan(settings.demo_seed, settings.demo_claims)
     _register_demo_it_systems(system, plan)  # idempotent: also brings older data up to date
     if system.debitor.is_empty():
         summary = demo.generate(system.engines["debitorsystem"], plan, progress=progress)
@@ -51,7 +53,7 @@ def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:
     return _demo_json(system, plan, stored)
 
 
-def _register_demo_it_systems(system: System, plan: demo.DemoPlan) -> None:
+def _register_demo_it_systems(system: System, plan: DemoPlan) -> None:
     settings, platform = system.settings, system.platform
     debitor_id = system.debitorsystem_id
     platform.register_it_system(
@@ -94,7 +96,7 @@ def _register_demo_it_systems(system: System, plan: demo.DemoPlan) -> None:
             platform.add_agreement(fagsystem.id, cvr, BESKEDFORDELER_ENTITY_ID, Role.CONSUMER)
 
 
-def _register_demo_beskedfordeler(system: System, plan: demo.DemoPlan) -> None:
+def _register_demo_beskedfordeler(system: System, plan: DemoPlan) -> None:
     """The Beskedfordeler serves every authority; the debitorsystem publishes to it (through
     the gateway, like any publisher) and the fagsystems subscribe."""
     platform = system.platform
@@ -116,7 +118,7 @@ def _register_demo_beskedfordeler(system: System, plan: demo.DemoPlan) -> None:
         )
 
 
-def _subscribe_demo_fagsystems(system: System, plan: demo.DemoPlan) -> None:
+def _subscribe_demo_fagsystems(system: System, plan: DemoPlan) -> None:
     """The debitorsystem may publish claims; each fagsystem gets its claims pushed (§6)."""
     bf = system.beskedfordeler
     grant_publish(bf, str(system.debitorsystem_id), BESKEDTYPE_FORDRING_TIL_INDBETALING)
@@ -137,7 +139,7 @@ def _subscribe_demo_fagsystems(system: System, plan: demo.DemoPlan) -> None:
             )
 
 
-def _demo_json(system: System, plan: demo.DemoPlan, stored: dict[str, Any]) -> dict[str, Any]:
+def _demo_json(system: System, plan: DemoPlan, stored: dict[str, Any]) -> dict[str, Any]:
     settings = system.settings
     base = settings.base_url
     fagsystemer = []

@@ -47,7 +47,6 @@ def _problem(answer: httpx.Response, status: int, fejlkode: str | None = None) -
     return text
 
 
-
 def test_a_replay_is_byte_identical_and_a_conflict_changes_nothing(wire_env: WireEnv) -> None:
     claim, key = wire_env.world.claim(), str(uuid.uuid4())
     body = {"Indbetaling": wire_env.payment(claim, "100.00")}

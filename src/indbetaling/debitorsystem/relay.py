@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +52,7 @@ from indbetaling.contracts import (
 from indbetaling.debitorsystem import store
 from indbetaling.debitorsystem.domain import OrderState, ReversalOrder
 from indbetaling.money import to_decimal
+from indbetaling.sts_client import Credentials, TokenClient, TokenRefused
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,6 @@ BINDING = (
     "IndbetalingTilbagefoerOrdreAfsendBinding"
 )
 TRANSACTION_NAMESPACE = uuid.UUID("5d1f3a52-4c0e-4f57-8d6e-1590b0300004")
-TOKEN_MARGIN_SECONDS = 60
 NO_ENDPOINT_TEXT = (
     "Fagsystemet har ingen modtager af tilbageførselsordrer; ordren skal håndteres manuelt"
 )
@@ -138,8 +137,10 @@ class ReversalOrderClient:
         self.settings = settings
         self.gateway_url = settings.gateway_url.rstrip("/")
         self.http = http or httpx.Client(timeout=settings.http_timeout_seconds)
-        self._tokens: dict[str, tuple[str, float]] = {}
-        self._lock = threading.Lock()
+        self.tokens = TokenClient(
+            Credentials(settings.gateway_url, settings.client_id, settings.client_secret),
+            self.http,
+        )
         self._zeep = zeep.Client(  # type: ignore[no-untyped-call]
             str(contract_path(TILBAGEFOER_ORDRE_WSDL)),
             settings=zeep.Settings(
@@ -154,35 +155,6 @@ class ReversalOrderClient:
 
     def close(self) -> None:
         self.http.close()
-
-    # -- token -----------------------------------------------------------------------------
-
-    def token(self, cvr: str) -> str:
-        with self._lock:
-            cached = self._tokens.get(cvr)
-            if cached is not None and cached[1] > time.monotonic():
-                return cached[0]
-        answer = self.http.post(
-            f"{self.gateway_url}/sts/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": self.settings.client_id,
-                "client_secret": self.settings.client_secret,
-                "scope": f"entityid:{TILBAGEFOER_ORDRE_ENTITY_ID},anvenderkontekst:{cvr}",
-            },
-        )
-        if answer.status_code != 200:
-            raise TokenRefused(f"tokenservicen svarede HTTP {answer.status_code}: {answer.text}")
-        body = answer.json()
-        token = str(body["access_token"])
-        lifetime = max(0.0, float(body.get("expires_in", 0)) - TOKEN_MARGIN_SECONDS)
-        with self._lock:
-            self._tokens[cvr] = (token, time.monotonic() + lifetime)
-        return token
-
-    def forget_token(self, cvr: str) -> None:
-        with self._lock:
-            self._tokens.pop(cvr, None)
 
     # -- the call --------------------------------------------------------------------------
 
@@ -214,7 +186,7 @@ class ReversalOrderClient:
     def send(self, order: ReversalOrder) -> SendResult:
         """One attempt; never raises for what the network, the gateway or the owner does."""
         try:
-            token = self.token(order.authority_cvr)
+            token = self.tokens.token(TILBAGEFOER_ORDRE_ENTITY_ID, order.authority_cvr)
             answer = self.http.post(
                 f"{self.gateway_url}{SERVICE_PATH}/{order.owner_id}",
                 content=self.envelope(order),
@@ -229,7 +201,7 @@ class ReversalOrderClient:
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             return SendResult(Verdict.RETRY, f"{type(exc).__name__}: {exc}")
         if answer.status_code == 401:
-            self.forget_token(order.authority_cvr)
+            self.tokens.forget(TILBAGEFOER_ORDRE_ENTITY_ID, order.authority_cvr)
         return self._read_answer(answer)
 
     def _read_answer(self, answer: httpx.Response) -> SendResult:
@@ -254,10 +226,6 @@ class ReversalOrderClient:
         if code == "AFVIST":
             return SendResult(Verdict.MANUAL, f"Fagsystemet afviste ordren: {reasons}")
         return SendResult(Verdict.RETRY, f"Fagsystemet svarede {code or '?'} {reasons}".strip())
-
-
-class TokenRefused(Exception):
-    """The token service did not hand out a token."""
 
 
 class ReversalOrderRelay:

@@ -6,6 +6,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterator
+from http import HTTPStatus
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from indbetaling import http_errors
 from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING
 from indbetaling.beskedfordeler.api import Unauthenticated, beskedfordeler_router
 from indbetaling.beskedfordeler.service import Beskedfordeler, grant_publish
@@ -49,9 +51,29 @@ def bf(part_engine: Callable[[str, str], object], backend: str) -> Beskedfordele
 
 @pytest.fixture
 def client(bf: Beskedfordeler) -> httpx.AsyncClient:
-    app = FastAPI()
+    app = problem_app()
     app.include_router(beskedfordeler_router(bf, header_caller), prefix="/beskedfordeler")
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bf")
+
+
+def problem_app() -> FastAPI:
+    """An app that answers errors as the composed system does: with problem documents."""
+    app = FastAPI()
+    http_errors.install(app)
+    return app
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> str:
+    """Assert a problem document with `status` and `code`; returns its FejlTekst."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == http_errors.PROBLEM_MEDIA_TYPE
+    body = response.json()
+    assert body["status"] == status
+    assert body["title"] == HTTPStatus(status).phrase
+    assert body["FejlKode"] == code
+    assert body["FejlTekst"] == body["detail"]
+    assert "Traceback" not in response.text
+    return str(body["FejlTekst"])
 
 
 def as_system(it_system: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from besked_samples import claim, envelope
-from conftest import DEBITORSYSTEM, FAGSYSTEM_A, FAGSYSTEM_B, as_system
+from conftest import DEBITORSYSTEM, FAGSYSTEM_A, FAGSYSTEM_B, as_system, assert_problem
 from indbetaling.besked import (
     BESKEDTYPE_FORDRING_TIL_INDBETALING,
     ObjectAction,
@@ -114,14 +114,14 @@ async def test_only_own_mailboxes_are_readable(
         "/beskedfordeler/dueslag/00000000-0000-0000-0000-000000000000/beskeder",
         headers=as_system(FAGSYSTEM_B),
     )
-    assert foreign.status_code == unknown.status_code == 404
-    assert foreign.json()["detail"].startswith("Dueslaget")
+    assert assert_problem(foreign, 404, "IKKE_FUNDET").startswith("Dueslaget")
+    assert assert_problem(unknown, 404, "IKKE_FUNDET").startswith("Dueslaget")
     anonymous = await client.get(f"/beskedfordeler/dueslag/{boxes['a']}/beskeder")
-    assert anonymous.status_code == 401
+    assert assert_problem(anonymous, 401, "IKKE_AUTENTIFICERET") == "Ingen kalder"
     ack = await client.post(
         f"/beskedfordeler/dueslag/{boxes['a']}/beskeder/1/ack", headers=as_system(FAGSYSTEM_B)
     )
-    assert ack.status_code == 404
+    assert assert_problem(ack, 404, "IKKE_FUNDET").startswith("Dueslaget")
     assert len(await pull(client, boxes["a"], FAGSYSTEM_A)) == 1  # still there for its owner
 
 
@@ -146,7 +146,7 @@ async def test_publisher_without_permission_and_invalid_messages_are_refused(
         content=b"<a>" + b"x" * 1_100_000 + b"</a>",
         headers=as_system(DEBITORSYSTEM),
     )
-    assert huge.status_code == 413
+    assert "1000000 bytes" in assert_problem(huge, 413, "FORESPOERGSEL_FOR_STOR")
     assert await pull(client, boxes["a"], FAGSYSTEM_A) == []
 
 

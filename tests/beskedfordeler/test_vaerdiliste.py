@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 
 from besked_samples import VAERDILISTE_EXAMPLES
-from conftest import FAGSYSTEM_A, FAGSYSTEM_B, as_system
+from conftest import FAGSYSTEM_A, FAGSYSTEM_B, as_system, assert_problem
 from indbetaling.besked import SD_NS, vaerdiliste_schema
 from indbetaling.beskedfordeler import service
 from indbetaling.beskedfordeler.service import Beskedfordeler
@@ -193,15 +193,15 @@ async def test_oversized_request_is_refused_before_parsing(
         content=b"<a>" + b"x" * 16_000_000 + b"</a>",
         headers=as_system(FAGSYSTEM_A),
     )
-    assert response.status_code == 413
+    assert "16000000 bytes" in assert_problem(response, 413, "FORESPOERGSEL_FOR_STOR")
     assert service.search_value_lists(bf) == []
 
 
 async def test_value_list_endpoints_need_a_caller(client: httpx.AsyncClient) -> None:
-    assert (
-        await client.post("/beskedfordeler/Vaerdiliste", content=example("opret"))
-    ).status_code == 401
-    assert (await client.get("/beskedfordeler/vaerdilister")).status_code == 401
+    soap = await client.post("/beskedfordeler/Vaerdiliste", content=example("opret"))
+    assert_problem(soap, 401, "IKKE_AUTENTIFICERET")
+    rest = await client.get("/beskedfordeler/vaerdilister")
+    assert_problem(rest, 401, "IKKE_AUTENTIFICERET")
 
 
 async def test_rest_mirror(bf: Beskedfordeler, client: httpx.AsyncClient) -> None:
@@ -236,28 +236,26 @@ async def test_rest_mirror(bf: Beskedfordeler, client: httpx.AsyncClient) -> Non
     foreign = await client.post(
         f"/beskedfordeler/vaerdilister/{list_id}/vaerdier", json={"vaerdier": ["x"]}, headers=b
     )
-    assert foreign.status_code == 403
+    assert assert_problem(foreign, 403, "ADGANG_NAEGTET").endswith("tilhører et andet it-system")
     too_long = await client.post(
         f"/beskedfordeler/vaerdilister/{list_id}/vaerdier",
         json={"vaerdier": ["x" * 201]},
         headers=a,
     )
-    assert too_long.status_code == 400
-    assert "1 til 200 tegn" in too_long.json()["detail"]
+    assert "1 til 200 tegn" in assert_problem(too_long, 400, "UGYLDIG_FORESPOERGSEL")
     not_json = await client.post(
         f"/beskedfordeler/vaerdilister/{list_id}/vaerdier", content=b"<x/>", headers=a
     )
-    assert not_json.status_code == 422
+    assert_problem(not_json, 422, "UGYLDIG_FORESPOERGSEL")
     assert service.read_value_list(bf, list_id)[1] == ["p2", "p3"]  # nothing of that changed
 
-    assert (
-        await client.delete(f"/beskedfordeler/vaerdilister/{list_id}", headers=b)
-    ).status_code == 403
+    refused = await client.delete(f"/beskedfordeler/vaerdilister/{list_id}", headers=b)
+    assert_problem(refused, 403, "ADGANG_NAEGTET")
     assert (
         await client.delete(f"/beskedfordeler/vaerdilister/{list_id}", headers=a)
     ).status_code == 204
     missing = await client.get(f"/beskedfordeler/vaerdilister/{list_id}", headers=a)
-    assert missing.status_code == 404
+    assert assert_problem(missing, 404, "IKKE_FUNDET").startswith("Værdilisten")
 
 
 def test_values_with_backslashes_and_tabs_are_kept_as_given(bf: Beskedfordeler) -> None:

@@ -15,6 +15,10 @@ other providers make, so the subscriber's identity has one source: the platform'
   the caller's own mailboxes only; another's answers 404 exactly like an unknown one.
 - `POST /Vaerdiliste`: KOMBIT's value-list SOAP operations; REST mirror under `/vaerdilister`.
 - `GET /fejlkoe` and `POST /fejlkoe/{seq}/genlever`: the caller's part of the error queue.
+
+A refused REST request is answered with a problem document (`indbetaling.http_errors`); the
+SOAP-shaped operations answer with their `StandardRetur`. The async endpoints await only the
+body and the transport; database work and parsing run in the threadpool.
 """
 
 from __future__ import annotations
@@ -22,14 +26,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from indbetaling.besked import afsend_besked_output
 from indbetaling.beskedfordeler import service, store, vaerdiliste_soap
 from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerError
 from indbetaling.beskedfordeler.transport import DatabaseTransport, MailboxTransport
 from indbetaling.caller import CallerRejected, CallerVerifier
+from indbetaling.http_body import BodyRefused, read_limited_body
+from indbetaling.http_errors import CODE_OF_STATUS, ProblemError
 from indbetaling.xml_safety import DEFAULT_MAX_BYTES
 
 XML = "text/xml; charset=utf-8"
@@ -99,18 +106,21 @@ def _status_for(exc: BeskedfordelerError) -> int:
     return {44: 404, 43: 403}.get(exc.status, 400)
 
 
+def problem(exc: BeskedfordelerError) -> ProblemError:
+    """A refused request as the problem document to answer with."""
+    status = _status_for(exc)
+    return ProblemError(status, CODE_OF_STATUS[status], str(exc))
+
+
 async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise HTTPException(413, f"Forespørgslen er større end {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"Forespørgslen er større end {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_limited_body(request, limit)
+    except BodyRefused as exc:
+        raise ProblemError(exc.http_status, CODE_OF_STATUS[exc.http_status], str(exc)) from None
+
+
+def _no_delivery(tag: int) -> ProblemError:
+    return ProblemError(404, CODE_OF_STATUS[404], f"Leverancen {tag} findes ikke i dueslaget")
 
 
 def beskedfordeler_router(
@@ -126,30 +136,33 @@ def beskedfordeler_router(
         try:
             return caller(request)
         except Unauthenticated as exc:
-            raise HTTPException(401, str(exc) or "Ukendt kalder") from None
+            text = str(exc) or "Ukendt kalder"
+            raise ProblemError(401, CODE_OF_STATUS[401], text) from None
 
     def own(subscriber: str, mailbox_id: str) -> None:
+        _call(lambda: service.check_own_mailbox(bf, subscriber, mailbox_id))
+
+    def route(publisher: str, body: bytes) -> service.Routed | bytes:
         try:
-            service.check_own_mailbox(bf, subscriber, mailbox_id)
+            return service.route_only(bf, publisher, body)
         except BeskedfordelerError as exc:
-            raise HTTPException(_status_for(exc), str(exc)) from None
+            return afsend_besked_output(40, str(exc)[:500])
 
     @router.post("/BeskedAfsend", response_class=Response, summary="BeskedAfsend")
     async def publish(request: Request, publisher: str = Depends(who)) -> Response:
         body = await _body(request, DEFAULT_MAX_BYTES)
-        try:
-            routed = service.route_only(bf, publisher, body)
-        except BeskedfordelerError as exc:
-            return Response(afsend_besked_output(40, str(exc)[:500]), media_type=XML)
+        routed = await run_in_threadpool(route, publisher, body)
+        if isinstance(routed, bytes):
+            return Response(routed, media_type=XML)
         envelope = routed.envelope
         pulled = [m for m in routed.mailboxes if not m.is_push]
         pushed = [m for m in routed.mailboxes if m.is_push]
         if isinstance(mailboxes, DatabaseTransport):
-            service.place_in_database(bf, envelope, routed.mailboxes)
+            await run_in_threadpool(service.place_in_database, bf, envelope, routed.mailboxes)
         else:
             for mailbox in pulled:
                 await mailboxes.place(mailbox.mailbox_id, envelope.besked_id, envelope.xml)
-            service.place_in_database(bf, envelope, pushed)
+            await run_in_threadpool(service.place_in_database, bf, envelope, pushed)
         return Response(afsend_besked_output(20), media_type=XML)
 
     @router.get("/dueslag/{mailbox_id}/beskeder", response_model=list[Besked])
@@ -158,7 +171,7 @@ def beskedfordeler_router(
         antal: int = Query(10, ge=1, le=1000),
         subscriber: str = Depends(who),
     ) -> list[Besked]:
-        own(subscriber, mailbox_id)
+        await run_in_threadpool(own, subscriber, mailbox_id)
         taken = await mailboxes.pull(mailbox_id, antal)
         return [
             Besked(
@@ -172,22 +185,22 @@ def beskedfordeler_router(
 
     @router.post("/dueslag/{mailbox_id}/beskeder/{tag}/ack", status_code=204)
     async def ack(mailbox_id: str, tag: int, subscriber: str = Depends(who)) -> Response:
-        own(subscriber, mailbox_id)
+        await run_in_threadpool(own, subscriber, mailbox_id)
         if not await mailboxes.ack(mailbox_id, tag):
-            raise HTTPException(404, f"Leverancen {tag} findes ikke i dueslaget")
+            raise _no_delivery(tag)
         return Response(status_code=204)
 
     @router.post("/dueslag/{mailbox_id}/beskeder/{tag}/nack", status_code=204)
     async def nack(mailbox_id: str, tag: int, subscriber: str = Depends(who)) -> Response:
-        own(subscriber, mailbox_id)
+        await run_in_threadpool(own, subscriber, mailbox_id)
         if not await mailboxes.nack(mailbox_id, tag):
-            raise HTTPException(404, f"Leverancen {tag} findes ikke i dueslaget")
+            raise _no_delivery(tag)
         return Response(status_code=204)
 
     @router.post("/Vaerdiliste", response_class=Response, summary="Værdiliste SOAP operations")
     async def vaerdiliste(request: Request, owner: str = Depends(who)) -> Response:
         body = await _body(request, vaerdiliste_soap.MAX_REQUEST_BYTES)
-        answer = vaerdiliste_soap.handle(bf, owner, body)
+        answer = await run_in_threadpool(vaerdiliste_soap.handle, bf, owner, body)
         return Response(answer.body, media_type=XML)
 
     _value_list_routes(router, bf, who)
@@ -199,7 +212,7 @@ def _call(work: Callable[[], T]) -> T:
     try:
         return work()
     except BeskedfordelerError as exc:
-        raise HTTPException(_status_for(exc), str(exc)) from None
+        raise problem(exc) from None
 
 
 def _value_list_routes(router: APIRouter, bf: Beskedfordeler, who: CallerResolver) -> None:
@@ -267,6 +280,6 @@ def _error_queue_routes(router: APIRouter, bf: Beskedfordeler, who: CallerResolv
     def redeliver(seq: int, subscriber: str = Depends(who)) -> Response:
         own_boxes = {m.mailbox_id for m in service.mailboxes_of(bf, subscriber)}
         if not any(f.seq == seq for f in service.error_queue(bf, own_boxes)):
-            raise HTTPException(404, f"Fejlkø-posten {seq} findes ikke")
+            raise ProblemError(404, CODE_OF_STATUS[404], f"Fejlkø-posten {seq} findes ikke")
         _call(lambda: service.redeliver(bf, seq))
         return Response(status_code=204)

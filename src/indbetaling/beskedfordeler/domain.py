@@ -9,15 +9,38 @@ filter evaluation here costs the same whatever the size of the lists.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-
-from indbetaling.besked import FilterData
+from typing import Protocol
 
 STATUS_OK = 20
 STATUS_INVALID = 40
 STATUS_NOT_ALLOWED = 40
+
+
+class RelatedObject(Protocol):
+    """A `RelateretObjekt` of a message, as far as filters look at it."""
+
+    @property
+    def object_id(self) -> str: ...
+
+
+class FilterData(Protocol):
+    """A message's `Filtreringsdata`, as far as filters look at it (`besked.FilterData` is one):
+    the rules need the facts, not the XML they came in."""
+
+    @property
+    def message_type(self) -> str: ...
+
+    @property
+    def related_objects(self) -> Sequence[RelatedObject]: ...
+
+    @property
+    def authority_cvrs(self) -> frozenset[str]: ...
+
+    @property
+    def actions(self) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
+from starlette.concurrency import run_in_threadpool
 
 from indbetaling.besked import modtag_besked_input, read_status_code
 from indbetaling.beskedfordeler import store
@@ -33,41 +35,53 @@ class PushOutcome:
     failed: int = 0
 
 
-async def push_one(
-    client: httpx.AsyncClient, mailbox: Mailbox, message: store.StoredMessage, now: int
-) -> tuple[int | None, str]:
+@dataclass(frozen=True)
+class DuePush:
+    """A message leased for one push attempt, with its mailbox and the body to POST."""
+
+    message: store.StoredMessage
+    mailbox: Mailbox
+    body: bytes
+
+
+async def push_one(client: httpx.AsyncClient, due: DuePush, now: int) -> tuple[int | None, str]:
     """POST one message; returns (StatusKode or None, a short description of the outcome)."""
+    mailbox = due.mailbox
     if mailbox.push_url is None or mailbox.push_secret is None:
         return None, "dueslaget har ingen push-URL"
-    body = modtag_besked_input(message.payload)
-    headers = signed_headers(mailbox.push_secret, message.besked_id, now, body)
+    headers = signed_headers(mailbox.push_secret, due.message.besked_id, now, due.body)
     headers["content-type"] = "text/xml; charset=utf-8"
     try:
-        response = await client.post(mailbox.push_url, content=body, headers=headers)
+        response = await client.post(mailbox.push_url, content=due.body, headers=headers)
     except httpx.HTTPError as exc:
         return None, f"ingen svar: {type(exc).__name__}"
-    code = read_status_code(response.content) if response.status_code == 200 else None
+    if response.status_code != 200:
+        return None, f"HTTP {response.status_code}, StatusKode None"
+    code = await run_in_threadpool(read_status_code, response.content)
     return code, f"HTTP {response.status_code}, StatusKode {code}"
 
 
-async def deliver_due(
-    bf: Beskedfordeler, client: httpx.AsyncClient, limit: int = 100
-) -> PushOutcome:
-    """One round of the push loop: every due message is tried once, concurrently."""
+def lease_due(bf: Beskedfordeler, limit: int) -> tuple[list[DuePush], datetime]:
+    """The messages due for a push, leased while in flight, and the time they were taken."""
     with write(bf.engine) as conn:
         now = bf.clock()
         due = store.due_push_messages(conn, now, limit)
         boxes = {m.mailbox_id: m for m in store.get_mailboxes(conn, {d.mailbox_id for d in due})}
-        for message in due:  # leased while in flight
+        for message in due:
             store.release_message(conn, message.mailbox_id, message.seq, now + bf.lease, count=True)
-    if not due:
-        return PushOutcome()
-    stamp = int(now.timestamp())
-    results = await asyncio.gather(*(push_one(client, boxes[m.mailbox_id], m, stamp) for m in due))
+    pushes = [DuePush(m, boxes[m.mailbox_id], modtag_besked_input(m.payload)) for m in due]
+    return pushes, now
+
+
+def record_outcomes(
+    bf: Beskedfordeler, due: list[DuePush], results: list[tuple[int | None, str]]
+) -> PushOutcome:
+    """Record each attempt: ack the received, queue the failed, schedule the rest again."""
     delivered = retried = failed = 0
     with write(bf.engine) as conn:
         now = bf.clock()
-        for message, (code, outcome) in zip(due, results, strict=True):
+        for push, (code, outcome) in zip(due, results, strict=True):
+            message = push.message
             attempt = message.deliveries + 1
             store.record_push_attempt(
                 conn, message.mailbox_id, message.besked_id, attempt, outcome=outcome, now=now
@@ -84,6 +98,19 @@ async def deliver_due(
                 )
                 retried += 1
     return PushOutcome(delivered, retried, failed)
+
+
+async def deliver_due(
+    bf: Beskedfordeler, client: httpx.AsyncClient, limit: int = 100
+) -> PushOutcome:
+    """One round of the push loop: every due message is tried once, concurrently. The
+    database work runs in the threadpool; only the POSTs are awaited on the loop."""
+    due, now = await run_in_threadpool(lease_due, bf, limit)
+    if not due:
+        return PushOutcome()
+    stamp = int(now.timestamp())
+    results = await asyncio.gather(*(push_one(client, d, stamp) for d in due))
+    return await run_in_threadpool(record_outcomes, bf, due, list(results))
 
 
 async def run_push_loop(bf: Beskedfordeler, stop: asyncio.Event, idle_seconds: float = 0.5) -> None:

@@ -189,8 +189,7 @@ def pull(
         raise InvalidRequest("Antal skal være mellem 1 og 1000")
     with write(bf.engine) as conn:
         own_mailbox(conn, subscriber_id, mailbox_id)
-        now = bf.clock()
-        return store.take_messages(conn, mailbox_id, now, now + bf.lease, limit)
+        return _take(bf, conn, mailbox_id, limit)
 
 
 def ack(bf: Beskedfordeler, subscriber_id: str, mailbox_id: str, tag: int) -> None:
@@ -205,6 +204,37 @@ def nack(bf: Beskedfordeler, subscriber_id: str, mailbox_id: str, tag: int) -> N
         own_mailbox(conn, subscriber_id, mailbox_id)
         if not store.release_message(conn, mailbox_id, tag, bf.clock()):
             raise NotFound(f"Leverancen {tag} findes ikke i dueslaget")
+
+
+def _take(
+    bf: Beskedfordeler, conn: Connection, mailbox_id: str, limit: int
+) -> list[store.StoredMessage]:
+    now = bf.clock()
+    return store.take_messages(conn, mailbox_id, now, now + bf.lease, limit)
+
+
+# The database mailbox as a transport (`transport.DatabaseTransport`): the caller has checked
+# that the mailbox is the subscriber's.
+
+
+def place_message(bf: Beskedfordeler, mailbox_id: str, besked_id: str, payload: bytes) -> None:
+    with write(bf.engine) as conn:
+        store.put_message(conn, mailbox_id, besked_id, payload, bf.clock())
+
+
+def take_messages(bf: Beskedfordeler, mailbox_id: str, limit: int) -> list[store.StoredMessage]:
+    with write(bf.engine) as conn:
+        return _take(bf, conn, mailbox_id, limit)
+
+
+def ack_message(bf: Beskedfordeler, mailbox_id: str, tag: int) -> bool:
+    with write(bf.engine) as conn:
+        return store.ack_message(conn, mailbox_id, tag)
+
+
+def release_message(bf: Beskedfordeler, mailbox_id: str, tag: int) -> bool:
+    with write(bf.engine) as conn:
+        return store.release_message(conn, mailbox_id, tag, bf.clock())
 
 
 # --- error queue -----------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -36,10 +35,9 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from indbetaling.beskedfordeler.domain import Filter, Mailbox, Subscription
+from indbetaling.db import UtcDateTime, insert_or_ignore
 
 metadata = MetaData()
 _ID = String(64)
@@ -61,7 +59,7 @@ mailboxes = Table(
     Column("name", String(200), nullable=False, server_default=""),
     Column("push_url", String(2000), nullable=True),
     Column("push_secret", String(200), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 value_lists = Table(
@@ -71,7 +69,7 @@ value_lists = Table(
     Column("owner_id", _ID, nullable=True, index=True),
     Column("name", String(200), nullable=False),
     Column("note", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 value_list_values = Table(
@@ -106,8 +104,8 @@ mailbox_messages = Table(
     Column("mailbox_id", _ID, nullable=False),
     Column("besked_id", _ID, nullable=False),
     Column("payload", LargeBinary, nullable=False),
-    Column("enqueued_at", DateTime(timezone=True), nullable=False),
-    Column("visible_at", DateTime(timezone=True), nullable=False),
+    Column("enqueued_at", UtcDateTime, nullable=False),
+    Column("visible_at", UtcDateTime, nullable=False),
     Column("deliveries", Integer, nullable=False, server_default="0"),
     UniqueConstraint("mailbox_id", "besked_id", name="uq_mailbox_messages_besked"),
     Index("ix_mailbox_messages_due", "mailbox_id", "visible_at", "seq"),
@@ -121,7 +119,7 @@ push_attempts = Table(
     Column("besked_id", _ID, nullable=False),
     Column("attempt", Integer, nullable=False),
     Column("outcome", String(200), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )
 
 error_queue = Table(
@@ -133,22 +131,16 @@ error_queue = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", String(200), nullable=False),
-    Column("failed_at", DateTime(timezone=True), nullable=False),
+    Column("failed_at", UtcDateTime, nullable=False),
 )
-
-
-def _insert(conn: Connection):  # type: ignore[no-untyped-def]
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
 # --- publishers, mailboxes, subscriptions ----------------------------------------------------
 
 
 def grant_publish(conn: Connection, it_system_id: str, message_type: str) -> None:
-    conn.execute(
-        _insert(conn)(publisher_permissions)
-        .values(it_system_id=it_system_id, message_type=message_type.lower())
-        .on_conflict_do_nothing()
+    insert_or_ignore(
+        conn, publisher_permissions, it_system_id=it_system_id, message_type=message_type.lower()
     )
 
 
@@ -426,19 +418,16 @@ def put_message(
     conn: Connection, mailbox_id: str, besked_id: str, payload: bytes, now: datetime
 ) -> bool:
     """Place a message; a BeskedId already waiting in that mailbox is not placed twice."""
-    result = conn.execute(
-        _insert(conn)(mailbox_messages)
-        .values(
-            mailbox_id=mailbox_id,
-            besked_id=besked_id,
-            payload=payload,
-            enqueued_at=now,
-            visible_at=now,
-            deliveries=0,
-        )
-        .on_conflict_do_nothing()
+    return insert_or_ignore(
+        conn,
+        mailbox_messages,
+        mailbox_id=mailbox_id,
+        besked_id=besked_id,
+        payload=payload,
+        enqueued_at=now,
+        visible_at=now,
+        deliveries=0,
     )
-    return bool(result.rowcount)
 
 
 def take_messages(

@@ -12,6 +12,8 @@ matching mailbox: a pull mailbox is a durable queue named by its UUID, which the
 consumes with manual ack; a push mailbox is a database row for the push loop. Only then is the
 intake message acked, so a crash anywhere means a redelivery, never a loss. A publisher that
 sets `reply_to` gets an `AfsendBeskedOutput` with StandardRetur 20 or 40.
+
+Database work and parsing run in the threadpool, never on the event loop.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from typing import Any, Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from starlette.concurrency import run_in_threadpool
 
 from indbetaling.besked import afsend_besked_output
-from indbetaling.beskedfordeler import service, store
+from indbetaling.beskedfordeler import service
 from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerError
-from indbetaling.db import write
 
 AFSEND_BESKED_EXCHANGE = "AFSEND_BESKED_EXCHANGE"
 INTAKE_QUEUE = "beskedfordeler.afsend"
@@ -59,22 +61,17 @@ class DatabaseTransport:
         self.bf = bf
 
     async def place(self, mailbox_id: str, besked_id: str, payload: bytes) -> None:
-        with write(self.bf.engine) as conn:
-            store.put_message(conn, mailbox_id, besked_id, payload, self.bf.clock())
+        await run_in_threadpool(service.place_message, self.bf, mailbox_id, besked_id, payload)
 
     async def pull(self, mailbox_id: str, limit: int) -> list[Delivery]:
-        with write(self.bf.engine) as conn:
-            now = self.bf.clock()
-            taken = store.take_messages(conn, mailbox_id, now, now + self.bf.lease, limit)
+        taken = await run_in_threadpool(service.take_messages, self.bf, mailbox_id, limit)
         return [Delivery(m.seq, m.besked_id, m.payload, m.deliveries > 1) for m in taken]
 
     async def ack(self, mailbox_id: str, tag: int) -> bool:
-        with write(self.bf.engine) as conn:
-            return store.ack_message(conn, mailbox_id, tag)
+        return await run_in_threadpool(service.ack_message, self.bf, mailbox_id, tag)
 
     async def nack(self, mailbox_id: str, tag: int) -> bool:
-        with write(self.bf.engine) as conn:
-            return store.release_message(conn, mailbox_id, tag, self.bf.clock())
+        return await run_in_threadpool(service.release_message, self.bf, mailbox_id, tag)
 
 
 class AmqpTransport:
@@ -194,7 +191,7 @@ class AmqpDistributor:
     async def handle(self, message: AbstractIncomingMessage) -> None:
         publisher = str(message.app_id or "")
         try:
-            routed = service.route_only(self.bf, publisher, message.body)
+            routed = await run_in_threadpool(service.route_only, self.bf, publisher, message.body)
         except BeskedfordelerError as exc:
             log.warning("message %s refused: %s", message.message_id, exc)
             await self._reply(message, exc.status, str(exc))
@@ -209,7 +206,7 @@ class AmqpDistributor:
             )
         )
         if pushed:
-            service.place_in_database(self.bf, routed.envelope, pushed)
+            await run_in_threadpool(service.place_in_database, self.bf, routed.envelope, pushed)
         await self._reply(message, 20, None)
         await message.ack()
 
@@ -284,6 +281,6 @@ class DatabasePublisher:
 
     async def publish(self, transaction_id: str, envelope_xml: bytes) -> None:
         try:
-            service.publish(self.bf, self.publisher_id, envelope_xml)
+            await run_in_threadpool(service.publish, self.bf, self.publisher_id, envelope_xml)
         except BeskedfordelerError as exc:
             log.warning("message %s refused: %s", transaction_id, exc)

@@ -4,21 +4,24 @@ A push is a POST of KOMBIT's `ModtagBeskedInput`, signed per Standard Webhooks w
 subscription's secret. An unsigned, wrongly signed or stale push gets HTTP 401 and nothing is
 processed. A signed push is parsed and validated: a valid message is stored once per BeskedId
 and answered `ModtagBeskedOutput/StandardRetur/StatusKode` 20 (also when it was received
-before), an invalid one 40 with the reason.
+before), an invalid one 40 with the reason. Only reading the body runs on the event loop;
+checking, parsing and storing run in the threadpool.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from indbetaling.besked import InvalidMessage, modtag_besked_output, parse_envelope
 from indbetaling.db import write
 from indbetaling.fagsystem import store
+from indbetaling.http_body import BodyRefused, read_limited_body
 from indbetaling.webhooks import InvalidSignature, verify
 from indbetaling.xml_safety import DEFAULT_MAX_BYTES, UnsafeXml
 
@@ -27,20 +30,6 @@ XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 
 def _xml(body: bytes, status_code: int = 200) -> Response:
     return Response(content=body, status_code=status_code, media_type=XML_MEDIA_TYPE)
-
-
-async def _limited_body(request: Request, limit: int) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def push_receiver_router(
@@ -59,14 +48,10 @@ def push_receiver_router(
     """
     router = APIRouter()
 
-    @router.post(path, response_class=Response, summary="BeskedFaaTilsendt (ModtagBeskedInput)")
-    async def receive(request: Request) -> Response:
-        body = await _limited_body(request, max_bytes)
-        if body is None:
-            return _xml(modtag_besked_output(40, "Beskeden er for stor"), status_code=413)
+    def answer(headers: Mapping[str, str], body: bytes) -> Response:
         key = secret() if callable(secret) else secret
         try:
-            verify(key, request.headers, body, now=int(now()))
+            verify(key, headers, body, now=int(now()))
         except InvalidSignature as exc:
             return Response(content=str(exc), status_code=401, media_type="text/plain")
         try:
@@ -76,5 +61,13 @@ def push_receiver_router(
         with write(engine) as conn:
             store.store_received(conn, envelope, datetime.now(UTC), fagsystem_id)
         return _xml(modtag_besked_output(20))
+
+    @router.post(path, response_class=Response, summary="BeskedFaaTilsendt (ModtagBeskedInput)")
+    async def receive(request: Request) -> Response:
+        try:
+            body = await read_limited_body(request, max_bytes)
+        except BodyRefused:
+            return _xml(modtag_besked_output(40, "Beskeden er for stor"), status_code=413)
+        return await run_in_threadpool(answer, request.headers, body)
 
     return router

@@ -31,8 +31,6 @@ from uuid import UUID
 
 from fastapi import APIRouter
 from sqlalchemy import Engine
-from starlette.requests import Request
-from starlette.responses import Response
 
 from indbetaling.caller import CallerVerifier
 from indbetaling.contracts import TILBAGEFOER_ORDRE_WSDL
@@ -41,7 +39,7 @@ from indbetaling.fagsystem import store
 from indbetaling.fagsystem.store import PENDING, ReceivedReversalOrder
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.money import InvalidAmount, amount_from_decimal
-from indbetaling.soap import SoapCall, SoapService, client_fault, load_contract, wsdl_response
+from indbetaling.soap import SoapCall, SoapService, client_fault, load_contract
 
 SERVICE_PATH = "/service/OIR/IndbetalingTilbagefoerOrdreAfsend/1"
 OPERATION = "AfsendTilbagefoerOrdre"
@@ -143,18 +141,7 @@ class ReversalOrderReceiver:
     def router(self, verifier: CallerVerifier) -> APIRouter:
         """`GET <prefix>/service/…/1?wsdl` and `POST <prefix>/service/…/1`."""
         contract = load_contract(TILBAGEFOER_ORDRE_WSDL)
-        service = SoapService(contract, {OPERATION: self.receive}, verifier)
-        router = APIRouter()
-
-        async def get_wsdl(request: Request) -> Response:
-            return wsdl_response(contract, request)
-
-        async def post(request: Request) -> Response:
-            return await service.handle(request)
-
-        router.add_api_route(SERVICE_PATH, get_wsdl, methods=["GET"], include_in_schema=False)
-        router.add_api_route(SERVICE_PATH, post, methods=["POST"], include_in_schema=False)
-        return router
+        return SoapService(contract, {OPERATION: self.receive}, verifier).router(SERVICE_PATH)
 
 
 def reversal_order_router(

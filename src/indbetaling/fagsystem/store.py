@@ -9,7 +9,7 @@ reversal orders it has received from debitorsystems.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +19,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
-    DateTime,
     Index,
     LargeBinary,
     MetaData,
@@ -29,10 +28,9 @@ from sqlalchemy import (
     Uuid,
     select,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from indbetaling.besked import Envelope
+from indbetaling.db import UtcDateTime, insert_or_ignore
 
 metadata = MetaData()
 
@@ -48,7 +46,7 @@ received_messages = Table(
     Column("status", String(20), nullable=True),
     Column("last_timely_payment_date", Date, nullable=True),
     Column("envelope", LargeBinary, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
 )
 
 
@@ -64,11 +62,11 @@ reversal_orders = Table(
     Column("overcoverage_ore", BigInteger, nullable=False),
     Column("reason", String(20), nullable=False),
     Column("text", String(200), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
     Column("sender_id", Uuid, nullable=False),
     Column("transaction_uuid", Uuid, nullable=False),
     Column("state", String(20), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
     CheckConstraint("amount_ore > 0", name="ck_reversal_orders_amount_positive"),
     CheckConstraint("overcoverage_ore > 0", name="ck_reversal_orders_overcoverage_positive"),
     Index("ix_reversal_orders_pending", "fagsystem_id", "state", "received_at"),
@@ -80,24 +78,20 @@ def store_received(
 ) -> bool:
     """Keep a received message once per fagsystem; False when it had this BeskedId already."""
     claim = envelope.claim
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    result = conn.execute(
-        insert(received_messages)
-        .values(
-            fagsystem_id=fagsystem_id,
-            besked_id=envelope.besked_id.lower(),
-            message_type=envelope.filter_data.message_type,
-            claim_id=None if claim is None else str(claim.claim_id),
-            authority_cvr=None if claim is None else claim.authority_cvr,
-            restance_ore=None if claim is None else claim.restance,
-            status=None if claim is None else claim.status.value,
-            last_timely_payment_date=None if claim is None else claim.last_timely_payment_date,
-            envelope=envelope.xml,
-            received_at=now,
-        )
-        .on_conflict_do_nothing()
+    return insert_or_ignore(
+        conn,
+        received_messages,
+        fagsystem_id=fagsystem_id,
+        besked_id=envelope.besked_id.lower(),
+        message_type=envelope.filter_data.message_type,
+        claim_id=None if claim is None else str(claim.claim_id),
+        authority_cvr=None if claim is None else claim.authority_cvr,
+        restance_ore=None if claim is None else claim.restance,
+        status=None if claim is None else claim.status.value,
+        last_timely_payment_date=None if claim is None else claim.last_timely_payment_date,
+        envelope=envelope.xml,
+        received_at=now,
     )
-    return bool(result.rowcount)
 
 
 def received_besked_ids(conn: Connection, fagsystem_id: str | None = None) -> set[str]:
@@ -141,28 +135,24 @@ class ReceivedReversalOrder:
 
 def insert_reversal_order(conn: Connection, order: ReceivedReversalOrder, now: datetime) -> bool:
     """Keep an order once; False when its TilbagefoerselsOrdreId was already received."""
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    result = conn.execute(
-        insert(reversal_orders)
-        .values(
-            order_id=order.order_id,
-            fagsystem_id=order.fagsystem_id,
-            payment_id=order.payment_id,
-            claim_id=order.claim_id,
-            authority_cvr=order.authority_cvr,
-            amount_ore=order.amount,
-            overcoverage_ore=order.overcoverage,
-            reason=order.reason,
-            text=order.text,
-            created_at=order.created_at,
-            sender_id=order.sender_id,
-            transaction_uuid=order.transaction_uuid,
-            state=order.state,
-            received_at=now,
-        )
-        .on_conflict_do_nothing()
+    return insert_or_ignore(
+        conn,
+        reversal_orders,
+        order_id=order.order_id,
+        fagsystem_id=order.fagsystem_id,
+        payment_id=order.payment_id,
+        claim_id=order.claim_id,
+        authority_cvr=order.authority_cvr,
+        amount_ore=order.amount,
+        overcoverage_ore=order.overcoverage,
+        reason=order.reason,
+        text=order.text,
+        created_at=order.created_at,
+        sender_id=order.sender_id,
+        transaction_uuid=order.transaction_uuid,
+        state=order.state,
+        received_at=now,
     )
-    return bool(result.rowcount)
 
 
 def _received_from_row(row: Row[Any]) -> ReceivedReversalOrder:
@@ -176,11 +166,11 @@ def _received_from_row(row: Row[Any]) -> ReceivedReversalOrder:
         overcoverage=row.overcoverage_ore,
         reason=row.reason,
         text=row.text,
-        created_at=_utc(row.created_at),
+        created_at=row.created_at,
         sender_id=row.sender_id,
         transaction_uuid=row.transaction_uuid,
         state=row.state,
-        received_at=_utc(row.received_at),
+        received_at=row.received_at,
     )
 
 
@@ -199,8 +189,3 @@ def reversal_orders_in_state(
         query = query.where(reversal_orders.c.fagsystem_id == fagsystem_id)
     query = query.order_by(reversal_orders.c.received_at, reversal_orders.c.order_id)
     return [_received_from_row(r) for r in conn.execute(query)]
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite gives a stored UTC time back without its zone."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

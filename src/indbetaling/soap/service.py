@@ -6,7 +6,8 @@
 A handler gets the decoded request (a dict with the wire field names) and a `SoapCall` (the
 operation, the KOMBIT headers and the caller the gateway vouches for) and returns the response
 dict (wire field names; amounts as two-place decimal text). Sync handlers run in a worker
-thread; async handlers run on the event loop. A handler raises `SoapFault` for a technical
+thread, as do the parsing, schema validation and encoding around them; async handlers run on
+the event loop. A handler raises `SoapFault` for a technical
 refusal; any other exception becomes a `Server` fault without details.
 """
 
@@ -112,7 +113,7 @@ class SoapService:
         router = APIRouter()
 
         async def get_wsdl(request: Request) -> Response:
-            return wsdl_response(self.contract, request)
+            return await run_in_threadpool(wsdl_response, self.contract, request)
 
         async def post(request: Request) -> Response:
             return await self.handle(request)
@@ -122,38 +123,52 @@ class SoapService:
         return router
 
     async def handle(self, request: Request) -> Response:
+        """Answer one call. Only reading the body and an async handler run on the event loop;
+        parsing, schema work, a sync handler and encoding run in the threadpool."""
         try:
             body = await read_limited_body(request, self.max_body_bytes)
-            try:
-                caller = self.caller_verifier.verify(request.headers)
-            except CallerRejected as exc:
-                raise client_fault(str(exc), 401) from None
-            envelope = read_envelope(body, self.max_body_bytes)
-            operation = self.contract.operation_for(envelope.body)
-            headers = read_headers(envelope, self.contract)
-            if headers.municipality_cvr != caller.authority_cvr:
-                raise client_fault(
-                    "AuthorityContext/MunicipalityCVR svarer ikke til kalderens myndighed / "
-                    "MunicipalityCVR does not match the caller's authority",
-                    403,
-                )
-            handler = self.handlers.get(operation.name)
-            if handler is None:
-                raise client_fault(f"Operationen {operation.name} udbydes ikke / not offered")
-            data = self.contract.decode(envelope.body)
-            call = SoapCall(operation=operation.name, headers=headers, caller=caller)
+            handler, data, call = await run_in_threadpool(self._read_call, body, request.headers)
             result = await self._run(handler, data, call)
-            try:
-                element = self.contract.encode(operation.response, result)
-            except Exception:
-                log.exception("handler of %s returned an invalid response", operation.name)
-                raise server_fault() from None
-            return Response(response_envelope(element), media_type=SOAP_CONTENT_TYPE)
+            answer = await run_in_threadpool(self._answer, call.operation, result)
+            return Response(answer, media_type=SOAP_CONTENT_TYPE)
         except SoapFault as fault:
             return fault_response(fault)
         except Exception:
             log.exception("SOAP call failed")
             return fault_response(server_fault())
+
+    def _read_call(
+        self, body: bytes, http_headers: Mapping[str, str]
+    ) -> tuple[Handler, dict[str, Any], SoapCall]:
+        """The handler, decoded request and call of a request body, or a `SoapFault`."""
+        try:
+            caller = self.caller_verifier.verify(http_headers)
+        except CallerRejected as exc:
+            raise client_fault(str(exc), 401) from None
+        envelope = read_envelope(body, self.max_body_bytes)
+        operation = self.contract.operation_for(envelope.body)
+        headers = read_headers(envelope, self.contract)
+        if headers.municipality_cvr != caller.authority_cvr:
+            raise client_fault(
+                "AuthorityContext/MunicipalityCVR svarer ikke til kalderens myndighed / "
+                "MunicipalityCVR does not match the caller's authority",
+                403,
+            )
+        handler = self.handlers.get(operation.name)
+        if handler is None:
+            raise client_fault(f"Operationen {operation.name} udbydes ikke / not offered")
+        data = self.contract.decode(envelope.body)
+        return handler, data, SoapCall(operation=operation.name, headers=headers, caller=caller)
+
+    def _answer(self, operation_name: str, result: dict[str, Any]) -> bytes:
+        """The response envelope of a handler's result; a `Server` fault when it is invalid."""
+        operation = self.contract.operations[operation_name]
+        try:
+            element = self.contract.encode(operation.response, result)
+        except Exception:
+            log.exception("handler of %s returned an invalid response", operation.name)
+            raise server_fault() from None
+        return response_envelope(element)
 
     @staticmethod
     async def _run(handler: Handler, data: dict[str, Any], call: SoapCall) -> dict[str, Any]:

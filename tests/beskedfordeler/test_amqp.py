@@ -40,15 +40,21 @@ async def drain(url: str, queue_name: str, expect: int, timeout: float = 20) -> 
     return got
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
-async def test_amqp_pull_reaches_exactly_the_matching_mailboxes(
-    bf: Beskedfordeler, amqp_url: str
-) -> None:
+def two_mailboxes(bf: Beskedfordeler) -> tuple[str, str]:
+    """A: its value list holds PERSON; B: another authority only."""
     list_a = service.create_value_list(bf, FAGSYSTEM_A, "A", [PERSON])
     box_a = service.create_mailbox(bf, FAGSYSTEM_A, mailbox_id=str(uuid.uuid4())).mailbox_id
     box_b = service.create_mailbox(bf, FAGSYSTEM_B, mailbox_id=str(uuid.uuid4())).mailbox_id
     service.subscribe(bf, box_a, Filter(value_list_id=list_a))
     service.subscribe(bf, box_b, Filter(authority_cvr="99999999"))
+    return box_a, box_b
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_amqp_pull_reaches_exactly_the_matching_mailboxes(
+    bf: Beskedfordeler, amqp_url: str
+) -> None:
+    box_a, box_b = await asyncio.to_thread(two_mailboxes, bf)
     transport = AmqpTransport(amqp_url)
     await transport.connect()
     distributor = AmqpDistributor(bf, transport, intake_queue=f"intake-{uuid.uuid4()}")

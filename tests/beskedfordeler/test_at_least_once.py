@@ -57,6 +57,22 @@ async def wait_until(done: Callable[[], bool], event: asyncio.Event) -> None:
     await asyncio.wait_for(loop(), GIVE_UP_SECONDS)
 
 
+def fill_and_subscribe(
+    bf: Beskedfordeler, part_engine: Callable[[str, str], Engine]
+) -> tuple[Engine, set[str], str]:
+    """The debitorsystem with MESSAGES in its outbox, their BeskedIds, and A's mailbox."""
+    debitor = part_engine("debitorsystem", "sqlite")
+    expected = set(fill_outbox(debitor, (claim() for _ in range(MESSAGES))))
+    box = service.create_mailbox(bf, FAGSYSTEM_A).mailbox_id
+    service.subscribe(bf, box, Filter(message_type=BESKEDTYPE_FORDRING_TIL_INDBETALING))
+    return debitor, expected, box
+
+
+def pending(debitor: Engine) -> list[outbox.OutboxMessage]:
+    with read(debitor) as conn:
+        return outbox.pending(conn, debitor_store.outbox, limit=10)
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_every_message_arrives_across_a_broker_restart(
     bf: Beskedfordeler,
@@ -64,10 +80,7 @@ async def test_every_message_arrives_across_a_broker_restart(
     rabbit_node: Any,
 ) -> None:
     url = rabbit_node.url
-    debitor = part_engine("debitorsystem", "sqlite")
-    expected = set(fill_outbox(debitor, (claim() for _ in range(MESSAGES))))
-    box = service.create_mailbox(bf, FAGSYSTEM_A).mailbox_id
-    service.subscribe(bf, box, Filter(message_type=BESKEDTYPE_FORDRING_TIL_INDBETALING))
+    debitor, expected, box = await asyncio.to_thread(fill_and_subscribe, bf, part_engine)
 
     transport = AmqpTransport(url, reconnect_interval=0.5)
     await transport.connect()
@@ -129,8 +142,7 @@ async def test_every_message_arrives_across_a_broker_restart(
         await publisher.close()
         await transport.close()
 
-    with read(debitor) as conn:
-        assert outbox.pending(conn, debitor_store.outbox, limit=10) == []
+    assert await asyncio.to_thread(pending, debitor) == []
     assert set(receiver.deliveries) == expected  # each at least once, nothing foreign
     assert receiver.effects == Counter(dict.fromkeys(expected, 1))  # exactly once in effect
     assert relay_errors  # the restart did hit the relay: it had to send again

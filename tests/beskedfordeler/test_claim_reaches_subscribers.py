@@ -190,6 +190,11 @@ def received(engine: Engine) -> set[str]:
         return received_besked_ids(conn)
 
 
+def received_envelope(engine: Engine) -> bytes:
+    with read(engine) as conn:
+        return bytes(conn.exec_driver_sql("SELECT envelope FROM received_messages").scalar_one())
+
+
 async def check_deliveries(
     bf: Beskedfordeler,
     receivers: Receivers,
@@ -198,8 +203,8 @@ async def check_deliveries(
     besked_id: str,
 ) -> None:
     assert await push_until_quiet(bf) == 1  # only A's push
-    assert received(receivers.engine_a) == {besked_id}
-    assert received(receivers.engine_c) == set()
+    assert await asyncio.to_thread(received, receivers.engine_a) == {besked_id}
+    assert await asyncio.to_thread(received, receivers.engine_c) == set()
     assert await pulled_ids(transport, boxes.pull_b) == [besked_id]
     assert await pulled_ids(transport, boxes.pull_d) == []
 
@@ -208,20 +213,20 @@ async def check_deliveries(
 async def test_claim_reaches_exactly_the_matching_subscribers_on_the_database_transport(
     bf: Beskedfordeler, part_engine: Callable[[str, str], Engine], receivers: Receivers
 ) -> None:
-    boxes = subscribe_all(bf, receivers)
-    debitor, besked_id = create_claim(part_engine)
+    boxes = await asyncio.to_thread(subscribe_all, bf, receivers)
+    debitor, besked_id = await asyncio.to_thread(create_claim, part_engine)
     send = sender(DatabasePublisher(bf, DEBITORSYSTEM))
     assert await relay_until_empty(debitor, debitor_store.outbox, send) == 1
     transport = DatabaseTransport(bf)
     await check_deliveries(bf, receivers, boxes, transport, besked_id)
 
-    resend_outbox(debitor)  # the same message once more: received once in effect
+    await asyncio.to_thread(
+        resend_outbox, debitor
+    )  # the same message once more: received once in effect
     assert await relay_until_empty(debitor, debitor_store.outbox, send) == 1
     assert await push_until_quiet(bf) == 1
-    assert received(receivers.engine_a) == {besked_id}
-    with read(receivers.engine_a) as conn:
-        envelope = conn.exec_driver_sql("SELECT envelope FROM received_messages").scalar_one()
-    claim = parse_envelope(bytes(envelope)).claim
+    assert await asyncio.to_thread(received, receivers.engine_a) == {besked_id}
+    claim = parse_envelope(await asyncio.to_thread(received_envelope, receivers.engine_a)).claim
     assert claim is not None
     assert (claim.authority_cvr, claim.restance) == (CVR, 123_450)
 
@@ -233,8 +238,8 @@ async def test_claim_reaches_exactly_the_matching_subscribers_over_amqp(
     receivers: Receivers,
     amqp_url: str,
 ) -> None:
-    boxes = subscribe_all(bf, receivers)
-    debitor, besked_id = create_claim(part_engine)
+    boxes = await asyncio.to_thread(subscribe_all, bf, receivers)
+    debitor, besked_id = await asyncio.to_thread(create_claim, part_engine)
     transport = AmqpTransport(amqp_url)
     await transport.connect()
     distributor = AmqpDistributor(bf, transport, intake_queue=f"intake-{uuid.uuid4()}")
@@ -244,7 +249,7 @@ async def test_claim_reaches_exactly_the_matching_subscribers_over_amqp(
     try:
         assert await relay_until_empty(debitor, debitor_store.outbox, sender(publisher)) == 1
         for _ in range(500):  # the distributor routes asynchronously: wait for A's push row
-            if service.error_queue(bf) or await _waiting_push(bf):
+            if await asyncio.to_thread(service.error_queue, bf) or await _waiting_push(bf):
                 break
             await asyncio.sleep(0.02)
         await check_deliveries(bf, receivers, boxes, transport, besked_id)
@@ -257,5 +262,9 @@ async def test_claim_reaches_exactly_the_matching_subscribers_over_amqp(
 
 
 async def _waiting_push(bf: Beskedfordeler) -> bool:
+    return await asyncio.to_thread(_messages_waiting, bf)
+
+
+def _messages_waiting(bf: Beskedfordeler) -> bool:
     with read(bf.engine) as conn:
         return bool(conn.exec_driver_sql("SELECT count(*) FROM mailbox_messages").scalar_one())

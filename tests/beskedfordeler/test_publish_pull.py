@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -55,7 +57,7 @@ async def pull(client: httpx.AsyncClient, box: str, who: str) -> list[dict[str, 
 async def test_messages_reach_exactly_the_matching_subscribers(
     bf: Beskedfordeler, client: httpx.AsyncClient
 ) -> None:
-    boxes = setup_subscribers(bf)
+    boxes = await asyncio.to_thread(setup_subscribers, bf)
     _, for_a = envelope(claim(PERSON_2, STRANGER))
     _, for_a_and_b = envelope(claim(PERSON_1), ObjectAction.AFSLUTTET)
     _, for_nobody = envelope(claim(STRANGER, cvr="87654321"))
@@ -73,7 +75,7 @@ async def test_messages_reach_exactly_the_matching_subscribers(
 async def test_pulled_message_comes_back_on_nack_and_is_gone_after_ack(
     bf: Beskedfordeler, client: httpx.AsyncClient
 ) -> None:
-    boxes = setup_subscribers(bf)
+    boxes = await asyncio.to_thread(setup_subscribers, bf)
     _, xml = envelope(claim(PERSON_1))
     assert await publish(client, xml) == 20
     first = await pull(client, boxes["a"], FAGSYSTEM_A)
@@ -91,20 +93,20 @@ async def test_pulled_message_comes_back_on_nack_and_is_gone_after_ack(
 async def test_an_unacked_message_is_redelivered_when_its_lease_runs_out(
     bf: Beskedfordeler, client: httpx.AsyncClient
 ) -> None:
-    boxes = setup_subscribers(bf)
+    boxes = await asyncio.to_thread(setup_subscribers, bf)
     _, xml = envelope(claim(PERSON_1))
     assert await publish(client, xml) == 20
-    assert len(service.pull(bf, FAGSYSTEM_A, boxes["a"])) == 1
+    assert len(await asyncio.to_thread(service.pull, bf, FAGSYSTEM_A, boxes["a"])) == 1
     later = bf.clock() + bf.lease * 2
     bf.clock = lambda: later
-    again = service.pull(bf, FAGSYSTEM_A, boxes["a"])
+    again = await asyncio.to_thread(service.pull, bf, FAGSYSTEM_A, boxes["a"])
     assert [m.deliveries for m in again] == [2]
 
 
 async def test_only_own_mailboxes_are_readable(
     bf: Beskedfordeler, client: httpx.AsyncClient
 ) -> None:
-    boxes = setup_subscribers(bf)
+    boxes = await asyncio.to_thread(setup_subscribers, bf)
     _, xml = envelope(claim(PERSON_1))
     assert await publish(client, xml) == 20
     foreign = await client.get(
@@ -128,7 +130,7 @@ async def test_only_own_mailboxes_are_readable(
 async def test_publisher_without_permission_and_invalid_messages_are_refused(
     bf: Beskedfordeler, client: httpx.AsyncClient
 ) -> None:
-    boxes = setup_subscribers(bf)
+    boxes = await asyncio.to_thread(setup_subscribers, bf)
     _, xml = envelope(claim(PERSON_1))
     assert await publish(client, xml, who=FAGSYSTEM_B) == 40
     response = await client.post(

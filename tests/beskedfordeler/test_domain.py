@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 from datetime import timedelta
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from indbetaling.besked import FilterData, ObjectRegistration, RelatedObject
+from indbetaling.beskedfordeler import domain
 from indbetaling.beskedfordeler.domain import (
     Filter,
     RetryPolicy,
@@ -103,3 +106,17 @@ def test_backoff_grows_and_is_capped(attempts: int) -> None:
 def test_backoff_doubles() -> None:
     policy = RetryPolicy(first_delay=timedelta(seconds=2))
     assert [policy.delay_after(n).total_seconds() for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
+
+
+def test_the_domain_imports_nothing_of_ours_but_money_and_ids() -> None:
+    """Pure rules: no lxml, no SOAP, no `besked`, no framework; of ours only money and ids."""
+    tree = ast.parse(Path(domain.__file__).read_text(encoding="utf-8"))
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    ours = {name for name in imported if name.startswith("indbetaling")}
+    assert ours <= {"indbetaling.money", "indbetaling.ids"}, ours
+    assert imported <= {"__future__", "collections.abc", "dataclasses", "datetime", "typing"} | ours

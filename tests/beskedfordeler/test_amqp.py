@@ -11,10 +11,11 @@ import pytest
 
 from besked_samples import claim, envelope
 from conftest import DEBITORSYSTEM, FAGSYSTEM_A, FAGSYSTEM_B
+from indbetaling.besked_afsend import AmqpPublisher, Outgoing
 from indbetaling.beskedfordeler import service
 from indbetaling.beskedfordeler.domain import Filter
 from indbetaling.beskedfordeler.service import Beskedfordeler
-from indbetaling.beskedfordeler.transport import AmqpDistributor, AmqpPublisher, AmqpTransport
+from indbetaling.beskedfordeler.transport import AmqpDistributor, AmqpTransport
 
 pytestmark = pytest.mark.anyio
 PERSON = "urn:oio:cpr-nr:0101800001"
@@ -64,8 +65,8 @@ async def test_amqp_pull_reaches_exactly_the_matching_mailboxes(
     try:
         t_match, match = envelope(claim(PERSON))
         t_none, nobody = envelope(claim("urn:oio:cpr-nr:0909800009"))
-        await publisher.publish(str(t_match), match)
-        await publisher.publish(str(t_none), nobody)
+        await publisher.publish(Outgoing(str(t_match), str(t_match), "12345678", match))
+        await publisher.publish(Outgoing(str(t_none), str(t_none), "12345678", nobody))
         assert await drain(amqp_url, box_a, expect=1, timeout=5) == [str(t_match)]
         assert await drain(amqp_url, box_b, expect=0, timeout=1) == []
     finally:

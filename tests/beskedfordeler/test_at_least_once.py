@@ -17,11 +17,11 @@ from besked_samples import claim, fill_outbox
 from conftest import DEBITORSYSTEM, FAGSYSTEM_A
 from indbetaling import outbox
 from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING
-from indbetaling.besked_afsend import relay_until_empty, sender
+from indbetaling.besked_afsend import AmqpPublisher, relay_until_empty, sender
 from indbetaling.beskedfordeler import service
 from indbetaling.beskedfordeler.domain import Filter
 from indbetaling.beskedfordeler.service import Beskedfordeler
-from indbetaling.beskedfordeler.transport import AmqpDistributor, AmqpPublisher, AmqpTransport
+from indbetaling.beskedfordeler.transport import AmqpDistributor, AmqpTransport
 from indbetaling.db import read
 from indbetaling.debitorsystem import store as debitor_store
 

@@ -14,13 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from conftest import FAGSYSTEM_A, FAGSYSTEM_B, assert_problem, problem_app
 from indbetaling.beskedfordeler import service
-from indbetaling.beskedfordeler.api import (
-    BESKEDFORDELER_ENTITY_ID,
-    beskedfordeler_router,
-    gateway_caller,
-)
+from indbetaling.beskedfordeler.api import beskedfordeler_router, gateway_caller
 from indbetaling.beskedfordeler.service import Beskedfordeler
 from indbetaling.caller import CALLER_HEADER, Caller, CallerVerifier, sign_caller
+from indbetaling.contracts import BESKEDFORDELER_ENTITY_ID
 
 pytestmark = pytest.mark.anyio
 KID = "platform-1"

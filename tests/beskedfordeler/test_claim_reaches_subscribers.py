@@ -26,15 +26,13 @@ from sqlalchemy import Engine, select
 from conftest import DEBITORSYSTEM, FAGSYSTEM_A, FAGSYSTEM_B
 from indbetaling import webhooks
 from indbetaling.besked import parse_envelope
-from indbetaling.besked_afsend import relay_until_empty, sender
+from indbetaling.besked_afsend import AmqpPublisher, Outgoing, relay_until_empty, sender
 from indbetaling.beskedfordeler import push, service
 from indbetaling.beskedfordeler.domain import Filter
 from indbetaling.beskedfordeler.service import Beskedfordeler
 from indbetaling.beskedfordeler.transport import (
     AmqpDistributor,
-    AmqpPublisher,
     AmqpTransport,
-    DatabasePublisher,
     DatabaseTransport,
     MailboxTransport,
 )
@@ -209,13 +207,31 @@ async def check_deliveries(
     assert await pulled_ids(transport, boxes.pull_d) == []
 
 
+class BeskedAfsendOnTheDatabase:
+    """What the Beskedfordeler's `BeskedAfsend` endpoint does with a publisher's message on the
+    database transport (the way there, through the gateway, is tested end to end)."""
+
+    def __init__(self, bf: Beskedfordeler, publisher_id: str) -> None:
+        self.bf = bf
+        self.publisher_id = publisher_id
+
+    async def connect(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def publish(self, message: Outgoing) -> None:
+        await asyncio.to_thread(service.publish, self.bf, self.publisher_id, message.xml)
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_claim_reaches_exactly_the_matching_subscribers_on_the_database_transport(
     bf: Beskedfordeler, part_engine: Callable[[str, str], Engine], receivers: Receivers
 ) -> None:
     boxes = await asyncio.to_thread(subscribe_all, bf, receivers)
     debitor, besked_id = await asyncio.to_thread(create_claim, part_engine)
-    send = sender(DatabasePublisher(bf, DEBITORSYSTEM))
+    send = sender(BeskedAfsendOnTheDatabase(bf, DEBITORSYSTEM))
     assert await relay_until_empty(debitor, debitor_store.outbox, send) == 1
     transport = DatabaseTransport(bf)
     await check_deliveries(bf, receivers, boxes, transport, besked_id)

@@ -49,9 +49,6 @@ class Unauthenticated(Exception):
 
 CallerResolver = Callable[[Request], str]
 
-BESKEDFORDELER_ENTITY_ID = "http://entityid.kombit.dk/service/beskedfordeler/1"
-"""The service the gateway names as audience when it forwards a call to the Beskedfordeler."""
-
 
 def gateway_caller(verifier: CallerVerifier) -> CallerResolver:
     """A `CallerResolver` trusting only the gateway-signed `X-Serviceplatform-Caller` header.

@@ -6,7 +6,8 @@ database: the lease runs out), makes it come back.
 
 On RabbitMQ, publishers send to the durable exchange `AFSEND_BESKED_EXCHANGE` with publisher
 confirms, `message_id` = TransaktionsId and `app_id` = their it-system UUID (with one broker user
-per publisher, `user_id` validation makes that trustworthy). The distributor consumes the
+per publisher, `user_id` validation makes that trustworthy; the publisher's side is
+`indbetaling.besked_afsend.AmqpPublisher`). The distributor consumes the
 exchange's intake queue, routes each message and places it, again with confirms, in every
 matching mailbox: a pull mailbox is a durable queue named by its UUID, which the subscriber
 consumes with manual ack; a push mailbox is a database row for the push loop. Only then is the
@@ -21,17 +22,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from starlette.concurrency import run_in_threadpool
 
 from indbetaling.besked import afsend_besked_output
+from indbetaling.besked_afsend import declare_exchange
 from indbetaling.beskedfordeler import service
 from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerError
 
-AFSEND_BESKED_EXCHANGE = "AFSEND_BESKED_EXCHANGE"
 INTAKE_QUEUE = "beskedfordeler.afsend"
 log = logging.getLogger(__name__)
 
@@ -152,12 +153,6 @@ class AmqpTransport:
         return True
 
 
-async def declare_exchange(channel: aio_pika.abc.AbstractChannel) -> aio_pika.abc.AbstractExchange:
-    return await channel.declare_exchange(
-        AFSEND_BESKED_EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True
-    )
-
-
 class AmqpDistributor:
     """Consumes `AFSEND_BESKED_EXCHANGE`, routes each message and places it in its mailboxes."""
 
@@ -217,70 +212,3 @@ class AmqpDistributor:
             aio_pika.Message(afsend_besked_output(status, text), correlation_id=message.message_id),
             routing_key=message.reply_to,
         )
-
-
-class AmqpPublisher:
-    """`BeskedAfsend` over AMQP for a publisher (the debitorsystem's outbox relay).
-
-    `publish` returns once the broker confirmed the message; a refused or lost confirmation, a
-    broker that is away, or no confirmation within `confirm_timeout` seconds raises, so the relay
-    sends the message again (the robust connection reconnects by itself meanwhile).
-    """
-
-    def __init__(
-        self,
-        url: str,
-        publisher_id: str,
-        *,
-        confirm_timeout: float = 10.0,
-        reconnect_interval: float = 5.0,
-    ) -> None:
-        self.url = url
-        self.publisher_id = publisher_id
-        self.confirm_timeout = confirm_timeout
-        self.reconnect_interval = reconnect_interval
-        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
-        self._exchange: aio_pika.abc.AbstractExchange | None = None
-
-    async def connect(self) -> None:
-        self._connection = await aio_pika.connect_robust(
-            self.url, reconnect_interval=self.reconnect_interval
-        )
-        channel = await self._connection.channel(publisher_confirms=True)
-        self._exchange = await declare_exchange(channel)
-
-    async def close(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
-
-    async def publish(self, transaction_id: str, envelope_xml: bytes, **properties: Any) -> None:
-        """Publish one message; returns once the broker has confirmed it (raises otherwise)."""
-        if self._exchange is None:
-            raise RuntimeError("AmqpPublisher.connect() first")
-        message = aio_pika.Message(
-            envelope_xml,
-            message_id=transaction_id,
-            app_id=self.publisher_id,
-            content_type="application/xml",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            **properties,
-        )
-        await self._exchange.publish(message, routing_key="", timeout=self.confirm_timeout)
-
-
-class DatabasePublisher:
-    """`BeskedAfsend` on the embedded default: route and place in the Beskedfordeler's database.
-
-    A message the Beskedfordeler refuses (StandardRetur 40: invalid, or a publisher without
-    permission for its type) is logged and not sent again, as over AMQP.
-    """
-
-    def __init__(self, bf: Beskedfordeler, publisher_id: str) -> None:
-        self.bf = bf
-        self.publisher_id = publisher_id
-
-    async def publish(self, transaction_id: str, envelope_xml: bytes) -> None:
-        try:
-            await run_in_threadpool(service.publish, self.bf, self.publisher_id, envelope_xml)
-        except BeskedfordelerError as exc:
-            log.warning("message %s refused: %s", transaction_id, exc)

@@ -35,6 +35,9 @@ def log_lines() -> Iterator[io.StringIO]:
 
 
 def test_logs_are_json_with_the_transaction_and_no_cpr(log_lines: io.StringIO) -> None:
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # as an earlier server left it
+    configure_logging(json=True)
+    logging.getLogger().handlers[0].setStream(log_lines)  # type: ignore[attr-defined]
     bind_transaction("5b6f0d1e-0000-4000-8000-000000000001")
     logging.getLogger("uvicorn.access").info('"GET /x?PartId=%s HTTP/1.1" 200', CPR)
     logging.getLogger("indbetaling").warning("payer %s refused", "3101801234", extra={"p": CPR})

@@ -78,8 +78,11 @@ def configure_logging(*, json: bool, level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)  # a server started earlier may have set its own level
+        logger.disabled = False
 
 
 def bind_transaction(transaction_uuid: str | None) -> None:

@@ -71,6 +71,17 @@ def rejection_answer(r: Rejected) -> Answer:
     return rejected(r.code, r.text, **extra)
 
 
+def payment_id_taken() -> Answer:
+    """An IndbetalingId the owner used before for another payment. An IndbetalingId is unique
+    per owner forever, across authorities: used under another authority it is taken (so no
+    IndbetalingId is ever made twice), and the answer says only that, never the other
+    authority's DaekningId or Restance (R13), whatever the request holds."""
+    return rejected(
+        FejlKode.INDBETALINGID_KONFLIKT,
+        "IndbetalingId er allerede brugt til en anden indbetaling",
+    )
+
+
 def transaction_conflict() -> Answer:
     return rejected(
         FejlKode.TRANSAKTION_KONFLIKT,
@@ -230,6 +241,8 @@ class DebitorService(StaffUseCases):
         )
         found = store.lock_claim(conn, request.claim_id, cvr)
         earlier = store.find_owned_payment(conn, caller, request.payment_id)
+        if earlier is not None and earlier.authority_cvr != cvr:
+            return payment_id_taken()
         if earlier is not None:
             return self._repeat_payment(conn, caller, payment, earlier)
         try:
@@ -267,10 +280,7 @@ class DebitorService(StaffUseCases):
         ledger = store.load_ledger(conn, earlier.claim_id)
         coverage = ledger.payment_coverage(caller, payment.payment_id) if ledger else None
         if coverage is None or coverage.payment != payment:
-            return rejected(
-                FejlKode.INDBETALINGID_KONFLIKT,
-                "IndbetalingId er allerede brugt til en anden indbetaling",
-            )
+            return payment_id_taken()
         return accepted(DaekningId=str(coverage.id), Restance=format_ore(coverage.restance_after))
 
     def reverse(
@@ -290,6 +300,8 @@ class DebitorService(StaffUseCases):
     ) -> Answer:
         try:
             owned = store.find_owned_payment(conn, caller, request.payment_id)
+            if owned is not None and owned.authority_cvr != cvr:
+                owned = None  # another authority's payment is as invisible as its claim (R13)
             if owned is None or not store.lock_claim(conn, owned.claim_id, cvr):
                 if store.find_payments(conn, cvr, request.payment_id):
                     raise Rejected(

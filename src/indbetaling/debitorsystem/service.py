@@ -267,7 +267,7 @@ class DebitorService(StaffUseCases):
             return rejection_answer(r)
         store.insert_coverage(conn, coverage, now)
         self._announce(conn, before, after, now)
-        return accepted(DaekningId=str(coverage.id), Restance=format_ore(after.restance))
+        return accepted(DaekningId=str(coverage.id), Restance=format_ore(after.shown_restance))
 
     def _repeat_payment(
         self,
@@ -328,7 +328,7 @@ class DebitorService(StaffUseCases):
             )
             store.set_order_states(conn, reversal.executed_orders, now)
             self._announce(conn, before, after, now)
-        return accepted(Restance=format_ore(after.restance))
+        return accepted(Restance=format_ore(after.shown_restance))
 
     def forget_old_answers(self, retention: timedelta) -> int:
         """Drop stored idempotent answers older than `retention` (at least 30 days, CONTRACT §5).

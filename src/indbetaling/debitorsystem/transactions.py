@@ -72,13 +72,19 @@ class UseCases:
     def _announce(
         self, conn: Connection, before: ClaimLedger | None, after: ClaimLedger, now: datetime
     ) -> None:
-        """Write the claim's FordringTilIndbetaling message to the outbox (CONTRACT §6)."""
+        """Write the claim's FordringTilIndbetaling message to the outbox (CONTRACT §6).
+
+        Nothing is told when the view did not change (an over-covered claim shows Restance 0.00
+        however much it is over-covered); a claim that stops being payable or is over-covered is
+        told as `Afsluttet`."""
         if before is None:
             handling = "Oprettet"
-        elif before.is_payable(self.today()) and not after.is_payable(self.today()):
-            handling = "Afsluttet"
         elif before.view() == after.view():
             return
+        elif after.overcoverage or (
+            before.is_payable(self.today()) and not after.is_payable(self.today())
+        ):
+            handling = "Afsluttet"
         else:
             handling = "Aendret"
         besked_id = self.new_id()

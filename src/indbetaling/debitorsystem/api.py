@@ -24,6 +24,7 @@ from indbetaling.debitorsystem.staff import NewClaim
 from indbetaling.fordring import LiableParty, view_to_json
 from indbetaling.http_errors import Problem, ProblemError
 from indbetaling.ids import parse_cvr
+from indbetaling.instants import instant_text
 from indbetaling.money import InvalidAmount, format_ore, parse_amount
 
 AMOUNT_PATTERN = r"^\s*[+]?[0-9]{1,13}(\.[0-9]*)?\s*$"
@@ -85,7 +86,7 @@ def order_json(o: domain.ReversalOrder) -> dict[str, Any]:
         "Overdaekning": format_ore(o.overcoverage),
         "AarsagKode": o.reason.value,
         "Tekst": o.text,
-        "Dannelsestidspunkt": o.created_at.isoformat(),
+        "Dannelsestidspunkt": instant_text(o.created_at),
         "Tilstand": o.state.value,
         "Bemaerkning": o.delivery_note,
     }

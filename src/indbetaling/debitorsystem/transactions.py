@@ -19,6 +19,7 @@ from indbetaling import idempotency, outbox
 from indbetaling.debitorsystem import store
 from indbetaling.debitorsystem.domain import ClaimLedger
 from indbetaling.fordring import view_to_json
+from indbetaling.instants import as_utc, instant_text
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 MESSAGE_TOPIC = "OekonomiFordringTilIndbetaling"
@@ -48,7 +49,8 @@ class UseCases:
     ) -> None:
         self.engine = engine
         self.system_id = system_id
-        self.clock = clock
+        self.clock: Callable[[], datetime] = lambda: as_utc(clock())
+        """Now, in UTC whatever `clock` gives (a naive time is taken to be UTC)."""
         self.new_id = new_id
 
     def today(self) -> date:
@@ -92,7 +94,7 @@ class UseCases:
             "BeskedId": str(besked_id),
             "TransaktionsId": str(self.new_id()),
             "ObjektHandling": handling,
-            "Dannelsestidspunkt": now.isoformat(),
+            "Dannelsestidspunkt": instant_text(now),
             "Kildesystem": str(self.system_id),
             "FordringTilIndbetaling": view_to_json(after.view()),
         }

@@ -26,6 +26,7 @@ from indbetaling.http_errors import Problem, ProblemError
 from indbetaling.ids import parse_cvr
 from indbetaling.instants import instant_text
 from indbetaling.money import InvalidAmount, format_ore, parse_amount
+from indbetaling.wire_text import CodeText, FreeText
 
 AMOUNT_PATTERN = r"^\s*[+]?[0-9]{1,13}(\.[0-9]*)?\s*$"
 Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["1234.50"], max_length=40)]
@@ -42,7 +43,7 @@ class Wire(BaseModel):
 
 
 class NewAccountIn(Wire):
-    DebitorkontoTypeKode: str = Field(min_length=1, max_length=40)
+    DebitorkontoTypeKode: CodeText = Field(min_length=1, max_length=40)
     EjerFagsystemId: UUID | None = None
 
 
@@ -52,12 +53,12 @@ class AccountOut(BaseModel):
 
 class HaefterIn(Wire):
     PartId: str = Field(max_length=40)
-    HaefterRolle: str = Field(min_length=1, max_length=40)
+    HaefterRolle: CodeText = Field(min_length=1, max_length=40)
 
 
 class NewClaimIn(Wire):
     DebitorkontoId: UUID
-    KravtypeKode: str = Field(min_length=1, max_length=40)
+    KravtypeKode: CodeText = Field(min_length=1, max_length=40)
     Hovedstol: Amount
     Forfaldsdato: date
     SidsteRettidigeBetalingsdato: date
@@ -68,11 +69,11 @@ class NewClaimIn(Wire):
 
 class AmountIn(Wire):
     Beloeb: Amount
-    Tekst: str | None = Field(default=None, max_length=200)
+    Tekst: FreeText | None = Field(default=None, max_length=200)
 
 
 class TextIn(Wire):
-    Tekst: str | None = Field(default=None, max_length=200)
+    Tekst: FreeText | None = Field(default=None, max_length=200)
 
 
 def order_json(o: domain.ReversalOrder) -> dict[str, Any]:

@@ -61,6 +61,7 @@ from indbetaling.http_errors import Problem, problem_response, validation_text
 from indbetaling.idempotency import canonical_json
 from indbetaling.money import InvalidAmount, format_ore, parse_amount
 from indbetaling.soap import SoapCall, SoapService, client_fault, load_contract
+from indbetaling.wire_text import ControlCharacter, code_text, free_text
 
 log = logging.getLogger(__name__)
 
@@ -185,13 +186,27 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _checked(value: object, name: str, check: Callable[[str, str], str]) -> str | None:
+    """A text field as the service gets it, refused with InvalidRequest when it holds a control
+    character (`wire_text`): the same rule on both wires, since both map through here."""
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return check(text, name)
+    except ControlCharacter as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
 def search_request_from(data: Mapping[str, Any]) -> SearchRequest:
     return SearchRequest(
         part_id=_text(data.get("PartId")),
         account_id=_optional_uuid(data.get("DebitorkontoId"), "DebitorkontoId"),
         claim_id=_optional_uuid(data.get("FordringId"), "FordringId"),
-        account_type_code=_text(data.get("DebitorkontoTypeKode")),
-        claim_type_code=_text(data.get("KravtypeKode")),
+        account_type_code=_checked(
+            data.get("DebitorkontoTypeKode"), "DebitorkontoTypeKode", code_text
+        ),
+        claim_type_code=_checked(data.get("KravtypeKode"), "KravtypeKode", code_text),
         max_count=int(data.get("MaksimaltAntal") or DEFAULT_PAGE),
         cursor=_text(data.get("FortsaettelsesNoegle")),
     )
@@ -207,7 +222,7 @@ def payment_request_from(data: Mapping[str, Any]) -> PaymentRequest:
         org_unit_id=_uuid(
             data["IndbetalendeOrganisationsenhedId"], "IndbetalendeOrganisationsenhedId"
         ),
-        text=_text(data.get("Tekst")),
+        text=_checked(data.get("Tekst"), "Tekst", free_text),
     )
 
 
@@ -220,7 +235,7 @@ def reversal_request_from(data: Mapping[str, Any]) -> ReversalRequest:
         payment_id=_uuid(data["IndbetalingId"], "IndbetalingId"),
         reason=reason,
         order_id=_optional_uuid(data.get("TilbagefoerselsOrdreId"), "TilbagefoerselsOrdreId"),
-        text=_text(data.get("Tekst")),
+        text=_checked(data.get("Tekst"), "Tekst", free_text),
     )
 
 

@@ -12,7 +12,6 @@ by a refused call.
 
 from datetime import date
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +22,7 @@ from indbetaling.debitorsystem.service import DebitorService, InvalidRequest
 from indbetaling.debitorsystem.staff import NewClaim
 from indbetaling.fordring import LiableParty, view_to_json
 from indbetaling.http_errors import Problem, ProblemError
-from indbetaling.ids import parse_cvr
+from indbetaling.ids import WireUuid, parse_cvr
 from indbetaling.instants import instant_text
 from indbetaling.money import InvalidAmount, format_ore, parse_amount
 from indbetaling.wire_text import CodeText, FreeText
@@ -44,11 +43,11 @@ class Wire(BaseModel):
 
 class NewAccountIn(Wire):
     DebitorkontoTypeKode: CodeText = Field(min_length=1, max_length=40)
-    EjerFagsystemId: UUID | None = None
+    EjerFagsystemId: WireUuid | None = None
 
 
 class AccountOut(BaseModel):
-    DebitorkontoId: UUID
+    DebitorkontoId: WireUuid
 
 
 class HaefterIn(Wire):
@@ -57,7 +56,7 @@ class HaefterIn(Wire):
 
 
 class NewClaimIn(Wire):
-    DebitorkontoId: UUID
+    DebitorkontoId: WireUuid
     KravtypeKode: CodeText = Field(min_length=1, max_length=40)
     Hovedstol: Amount
     Forfaldsdato: date
@@ -178,20 +177,20 @@ def staff_router(service: DebitorService) -> APIRouter:
         return ledger_json(_call(service.create_claim, cvr, new))
 
     @router.get("/fordringer/{claim_id}")
-    def get_claim(cvr: Cvr, claim_id: UUID) -> dict[str, Any]:
+    def get_claim(cvr: Cvr, claim_id: WireUuid) -> dict[str, Any]:
         return ledger_json(_call(service.claim, cvr, claim_id))
 
     @router.post("/fordringer/{claim_id}/nedreguleringer")
-    def write_down(cvr: Cvr, claim_id: UUID, body: AmountIn) -> dict[str, Any]:
+    def write_down(cvr: Cvr, claim_id: WireUuid, body: AmountIn) -> dict[str, Any]:
         change = _call(service.write_down, cvr, claim_id, _amount(body.Beloeb), body.Tekst)
         return ledger_json(change.ledger)
 
     @router.post("/fordringer/{claim_id}/annullering")
-    def annul(cvr: Cvr, claim_id: UUID, body: TextIn) -> dict[str, Any]:
+    def annul(cvr: Cvr, claim_id: WireUuid, body: TextIn) -> dict[str, Any]:
         return ledger_json(_call(service.annul, cvr, claim_id, body.Tekst).ledger)
 
     @router.post("/fordringer/{claim_id}/daekninger", status_code=201)
-    def other_coverage(cvr: Cvr, claim_id: UUID, body: AmountIn) -> dict[str, Any]:
+    def other_coverage(cvr: Cvr, claim_id: WireUuid, body: AmountIn) -> dict[str, Any]:
         change = _call(service.register_other_coverage, cvr, claim_id, _amount(body.Beloeb))
         return ledger_json(change.ledger)
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,10 +17,8 @@ from indbetaling.besked import parse_envelope
 from indbetaling.besked_afsend import envelope_from_outbox
 from indbetaling.debitorsystem import store
 from indbetaling.debitorsystem.api import staff_router
-from indbetaling.debitorsystem.service import DebitorService, NewClaim, PaymentRequest
-from indbetaling.fordring import LiableParty
 
-from .conftest import CVR, PART
+from .conftest import CVR, World, code
 
 WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 NAIVE_NOW = datetime(2026, 11, 26, 10, 30)  # meant as UTC
@@ -37,27 +34,11 @@ def _times(value: Any) -> list[str]:
     return []
 
 
-def test_staff_views_and_messages_carry_the_offset(part_engine: Any, backend: str) -> None:
-    service = DebitorService(
-        part_engine("debitorsystem", backend), system_id=uuid.uuid4(), clock=lambda: NAIVE_NOW
-    )
-    service.create_authority(CVR, "Testrup Kommune")
-    fagsystem, unit = uuid.uuid4(), uuid.uuid4()
-    service.register_fagsystem(fagsystem, "Økonomisk Forvaltning", {CVR: [unit]})
-    account = service.create_account(CVR, "KONTO.BORGER")
-    claim = service.create_claim(
-        CVR,
-        NewClaim(
-            account,
-            "KRAV.DAGTILBUD",
-            100_000,
-            date(2026, 12, 1),
-            date(2026, 12, 10),
-            (LiableParty(PART, "PRIMAER"),),
-        ),
-    ).claim.id
-    payment = PaymentRequest(uuid.uuid4(), claim, "600.00", date(2026, 11, 26), PART, unit)
-    service.pay(fagsystem, CVR, str(uuid.uuid4()), payment)
+def test_staff_views_and_messages_carry_the_offset(world: World) -> None:
+    world.clock[0] = NAIVE_NOW  # the service's clock now gives a time without a zone
+    service = world.service
+    claim = world.claim(100_000)
+    assert code(world.pay(claim, "600.00")) == "ACCEPTERET"
 
     app = FastAPI()
     http_errors.install(app)

@@ -126,10 +126,6 @@ def _amount(text: str) -> int:
         raise ProblemError(422, FejlKode.BELOEB_UGYLDIGT.value, str(exc)) from None
 
 
-def _changed_ledger_json(change: LedgerChange) -> dict[str, Any]:
-    return ledger_json(change.ledger)
-
-
 StaffKey = Annotated[
     WireUuid | None,
     Header(
@@ -231,27 +227,49 @@ def staff_router(service: DebitorService) -> APIRouter:
     def get_claim(cvr: Cvr, claim_id: WireUuid) -> dict[str, Any]:
         return ledger_json(_call(service.claim, cvr, claim_id))
 
-    @router.post("/fordringer/{claim_id}/nedreguleringer", response_model=dict[str, Any])
-    def write_down(cvr: Cvr, claim_id: WireUuid, body: AmountIn, key: StaffKey = None) -> Response:
-        amount = _amount(body.Beloeb)
+    def change_claim(
+        cvr: str,
+        key: UUID | None,
+        operation: str,
+        claim_id: UUID,
+        body: Wire,
+        *,
+        step: Callable[[], Step[LedgerChange]],
+        status_code: int = 200,
+    ) -> Response:
+        """A change of one claim, once per Idempotency-Key; answers the claim's detail view."""
+        request = {"FordringId": str(claim_id), **body.model_dump(mode="json")}
         return once(
             cvr,
             key,
+            operation,
+            request,
+            step=step,
+            render=lambda change: ledger_json(change.ledger),
+            status_code=status_code,
+        )
+
+    @router.post("/fordringer/{claim_id}/nedreguleringer", response_model=dict[str, Any])
+    def write_down(cvr: Cvr, claim_id: WireUuid, body: AmountIn, key: StaffKey = None) -> Response:
+        amount = _amount(body.Beloeb)
+        return change_claim(
+            cvr,
+            key,
             "Nedregulering",
-            {"FordringId": str(claim_id), **body.model_dump(mode="json")},
+            claim_id,
+            body,
             step=lambda: service.write_down_step(cvr, claim_id, amount, body.Tekst),
-            render=_changed_ledger_json,
         )
 
     @router.post("/fordringer/{claim_id}/annullering", response_model=dict[str, Any])
     def annul(cvr: Cvr, claim_id: WireUuid, body: TextIn, key: StaffKey = None) -> Response:
-        return once(
+        return change_claim(
             cvr,
             key,
             "Annullering",
-            {"FordringId": str(claim_id), **body.model_dump(mode="json")},
+            claim_id,
+            body,
             step=lambda: service.annul_step(cvr, claim_id, body.Tekst),
-            render=_changed_ledger_json,
         )
 
     @router.post(
@@ -261,13 +279,13 @@ def staff_router(service: DebitorService) -> APIRouter:
         cvr: Cvr, claim_id: WireUuid, body: AmountIn, key: StaffKey = None
     ) -> Response:
         amount = _amount(body.Beloeb)
-        return once(
+        return change_claim(
             cvr,
             key,
             "AndenDaekning",
-            {"FordringId": str(claim_id), **body.model_dump(mode="json")},
+            claim_id,
+            body,
             step=lambda: service.other_coverage_step(cvr, claim_id, amount),
-            render=_changed_ledger_json,
             status_code=201,
         )
 

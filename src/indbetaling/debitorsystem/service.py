@@ -205,23 +205,14 @@ class DebitorService(StaffUseCases):
         work: Callable[[Connection, datetime], Answer],
     ) -> bytes:
         """One idempotent operation in one transaction, retried whole if it lost a race."""
-
-        def attempt() -> bytes:
-            now = self.clock()
-            with db.write(self.engine) as conn:
-                return idempotency.run_once(
-                    conn,
-                    store.idempotency_answers,
-                    caller=str(caller),
-                    key=transaction_uuid,
-                    operation=operation,
-                    request=request,
-                    now=now,
-                    work=lambda: work(conn, now),
-                    conflict=transaction_conflict,
-                )
-
-        return self._retrying(attempt)
+        return self._run_once(
+            str(caller),
+            transaction_uuid,
+            operation,
+            request,
+            work=work,
+            conflict=transaction_conflict,
+        )
 
     def _pay(
         self, conn: Connection, caller: UUID, cvr: str, request: PaymentRequest, now: datetime

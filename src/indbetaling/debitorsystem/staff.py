@@ -118,23 +118,14 @@ class StaffUseCases(UseCases):
         key neither, so its retry is checked afresh. Without a key, the step simply runs."""
         if key is None:
             return idempotency.canonical_json(render(self._run(step)))
-
-        def attempt() -> bytes:
-            now = self.clock()
-            with db.write(self.engine) as conn:
-                return idempotency.run_once(
-                    conn,
-                    store.idempotency_answers,
-                    caller=f"staff:{cvr}",
-                    key=key,
-                    operation=operation,
-                    request=request,
-                    now=now,
-                    work=lambda: render(step(conn, now)),
-                    conflict=_key_conflict,
-                )
-
-        return self._retrying(attempt)
+        return self._run_once(
+            f"staff:{cvr}",
+            key,
+            operation,
+            request,
+            work=lambda conn, now: render(step(conn, now)),
+            conflict=_key_conflict,
+        )
 
     def create_account(
         self, cvr: str, type_code: str, owner_fagsystem_id: UUID | None = None

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from indbetaling import idempotency, outbox
+from indbetaling import db, idempotency, outbox
 from indbetaling.debitorsystem import store
 from indbetaling.debitorsystem.domain import ClaimLedger
 from indbetaling.fordring import view_to_json
@@ -70,6 +70,36 @@ class UseCases:
                     raise
             time.sleep(0.005 * (2**n))
         raise AssertionError("unreachable")
+
+    def _run_once(
+        self,
+        caller: str,
+        key: str,
+        operation: str,
+        request: idempotency.JsonObject,
+        *,
+        work: Callable[[Connection, datetime], idempotency.JsonObject],
+        conflict: Callable[[], idempotency.JsonObject],
+    ) -> bytes:
+        """`work` once per (caller, key) in one transaction with its stored answer
+        (`idempotency.run_once`), the whole run again if it lost a race."""
+
+        def attempt() -> bytes:
+            now = self.clock()
+            with db.write(self.engine) as conn:
+                return idempotency.run_once(
+                    conn,
+                    store.idempotency_answers,
+                    caller=caller,
+                    key=key,
+                    operation=operation,
+                    request=request,
+                    now=now,
+                    work=lambda: work(conn, now),
+                    conflict=conflict,
+                )
+
+        return self._retrying(attempt)
 
     def _announce(
         self, conn: Connection, before: ClaimLedger | None, after: ClaimLedger, now: datetime

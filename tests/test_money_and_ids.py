@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from indbetaling.ids import InvalidId, mask_cpr_in_text, mask_part_id, parse_cvr, parse_part_id
+from indbetaling.ids import (
+    InvalidId,
+    mask_cpr_in_text,
+    mask_part_id,
+    parse_cvr,
+    parse_part_id,
+    parse_uuid,
+)
 from indbetaling.money import (
     MAX_ORE,
     InvalidAmount,
@@ -110,3 +117,13 @@ def test_party_ids() -> None:
     assert parse_cvr("12345678") == "12345678"
     with pytest.raises(InvalidId):
         parse_cvr("1234567x")
+
+
+@given(st.uuids())
+def test_uuids_are_taken_in_the_canonical_form_only(value: uuid.UUID) -> None:
+    """As SOAP's schema has them (either case), so REST and SOAP take the same ids."""
+    text = str(value)
+    assert parse_uuid(text) == parse_uuid(text.upper()) == value
+    for other in (f"{{{text}}}", f"urn:uuid:{text}", value.hex, f" {text}", f"{text}\n", ""):
+        with pytest.raises(InvalidId):
+            parse_uuid(other, "FordringId")

@@ -12,7 +12,7 @@ import asyncio
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +34,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from indbetaling.instants import as_utc
+
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 SqliteSync = Literal["FULL", "NORMAL"]
 FORBID_ON_EVENT_LOOP_ENV = "INDBETALING_FORBID_DB_ON_EVENT_LOOP"
@@ -53,14 +55,10 @@ class UtcDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else as_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else as_utc(value)
 
 
 def insert_or_ignore(conn: Connection, table: Table, **values: Any) -> bool:

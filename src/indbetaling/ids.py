@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Annotated
+
+from pydantic import BeforeValidator, WithJsonSchema
 
 CPR_PREFIX = "urn:oio:cpr-nr:"
 CVR_PREFIX = "urn:oio:cvr-nr:"
 _CPR_URN = re.compile(r"^urn:oio:cpr-nr:(\d{10})$")
 _CVR_URN = re.compile(r"^urn:oio:cvr-nr:(\d{8})$")
 _CVR = re.compile(r"^\d{8}$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+UUID_PATTERN = f"^{_UUID.pattern}$"
+"""A UUID as the contract's XSD writes it: 8-4-4-4-12 hex digits, nothing around them."""
 _CPR_IN_TEXT = re.compile(r"(?<![0-9A-Za-z-])(\d{6})-?\d{4}(?![0-9A-Za-z-])")
 
 
@@ -52,7 +58,25 @@ def mask_cpr_in_text(text: str) -> str:
 
 
 def parse_uuid(text: str, what: str = "Id") -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except (ValueError, AttributeError, TypeError):
-        raise InvalidId(f"{what} '{str(text)[:40]}' er ikke en gyldig UUID") from None
+    """A UUID in its canonical form only (`UUID_PATTERN`, either case), as SOAP's schema has it:
+    no braces, no `urn:uuid:`, no missing hyphens, so both wires take the same ids."""
+    if not isinstance(text, str) or not _UUID.fullmatch(text):
+        raise InvalidId(f"{what} '{str(text)[:40]}' er ikke en gyldig UUID (8-4-4-4-12 hextegn)")
+    return uuid.UUID(text)
+
+
+def _canonical_uuid(value: object) -> object:
+    """For pydantic: a UUID object as it is; text only in the canonical form."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
+        raise ValueError("skal være en UUID på formen 8-4-4-4-12 hextegn")
+    return value
+
+
+WireUuid = Annotated[
+    uuid.UUID,
+    BeforeValidator(_canonical_uuid),
+    WithJsonSchema({"type": "string", "format": "uuid", "pattern": UUID_PATTERN}),
+]
+"""A pydantic field or parameter type for an id on a REST wire: canonical text only."""

@@ -36,6 +36,9 @@ def check_invariants(ledger: ClaimLedger) -> None:
         - sum(w.amount for w in ledger.write_downs)
         - sum(c.amount for c in active)
     )
+    # The wire never shows a negative Restance: an over-covered claim shows 0 (CONTRACT §6).
+    assert ledger.view().restance == max(0, ledger.restance)
+    assert not (ledger.overcoverage and ledger.is_payable(TODAY))
     # No payment is counted twice.
     assert len({c.id for c in ledger.coverages}) == len(ledger.coverages)
     payments = [(c.owner_id, c.payment.payment_id) for c in ledger.coverages if c.payment]

@@ -87,7 +87,8 @@ def test_claim_life_through_the_api(api: tuple[TestClient, World, dict[str, str]
     )
     assert down.status_code == 200
     body = down.json()
-    assert body["Fordring"]["Restance"] == "-300.00"
+    assert body["Fordring"]["Restance"] == "0.00"  # over-covered: never negative on the wire
+    assert body["Fordring"]["Status"] == "AFSLUTTET"
     (order,) = body["TilbagefoerselsOrdrer"]
     assert order["IndbetalingId"] == str(payment_id)
     assert order["Overdaekning"] == "300.00"

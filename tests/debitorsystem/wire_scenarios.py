@@ -270,3 +270,33 @@ class WireScenarios:
         )
         assert code(answer) == "FORDRING_UKENDT"
         assert wire_env.restance(theirs, OTHER_CVR) == 50_000
+
+    def test_a_payment_id_used_under_another_authority_reveals_nothing(
+        self, wire_env: WireEnv, wire: Wire
+    ) -> None:
+        """R13 with "IndbetalingId is unique per owner forever": under authority B, a fagsystem
+        repeating an IndbetalingId it used under A gets INDBETALINGID_KONFLIKT and none of A's
+        data, whatever the request holds; nothing is paid or reversed."""
+        unit = str(wire_env.world.other_org_unit)
+        theirs = wire_env.world.claim(50_000, cvr=OTHER_CVR)
+        payment = wire_env.payment(theirs, "10.00", IndbetalendeOrganisationsenhedId=unit)
+        under_a = wire.pay(payment, system="other_fagsystem", cvr=OTHER_CVR)
+        assert code(under_a) == "ACCEPTERET"
+        mine = _claim(wire_env)
+        for body in (payment, {**payment, "FordringId": str(mine)}):
+            under_b = wire.pay(body, system="other_fagsystem", cvr=CVR)
+            assert code(under_b) == "INDBETALINGID_KONFLIKT", under_b
+            assert set(under_b) == {"Forretningskvittering"}, under_b
+            assert under_a["DaekningId"] not in str(under_b)
+        reversal = wire.reverse(
+            system="other_fagsystem",
+            cvr=CVR,
+            IndbetalingId=payment["IndbetalingId"],
+            AarsagKode="FEJLREGISTRERING",
+        )
+        assert code(reversal) == "INDBETALING_UKENDT"
+        assert set(reversal) == {"Forretningskvittering"}
+        assert wire_env.restance(theirs, OTHER_CVR) == 49_000
+        assert wire_env.restance(mine) == 100_000
+        # under A, the owner still gets its own answer
+        assert wire.pay(payment, system="other_fagsystem", cvr=OTHER_CVR) == under_a

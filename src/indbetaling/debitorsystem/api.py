@@ -10,21 +10,26 @@ texts with at most two decimals. Business refusals answer 4xx with a problem doc
 by a refused call.
 """
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, status
+from fastapi import APIRouter, Depends, Header, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from indbetaling.debitorsystem import domain
 from indbetaling.debitorsystem.domain import ClaimLedger, FejlKode, Rejected
 from indbetaling.debitorsystem.service import DebitorService, InvalidRequest
-from indbetaling.debitorsystem.staff import NewClaim
+from indbetaling.debitorsystem.staff import LedgerChange, NewClaim, Step
 from indbetaling.fordring import LiableParty, view_to_json
 from indbetaling.http_errors import Problem, ProblemError
-from indbetaling.ids import parse_cvr
+from indbetaling.ids import WireUuid, parse_cvr
+from indbetaling.instants import instant_text
 from indbetaling.money import InvalidAmount, format_ore, parse_amount
+from indbetaling.wire_text import CodeText, FreeText
+
+T = TypeVar("T")
 
 AMOUNT_PATTERN = r"^\s*[+]?[0-9]{1,13}(\.[0-9]*)?\s*$"
 Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["1234.50"], max_length=40)]
@@ -41,22 +46,22 @@ class Wire(BaseModel):
 
 
 class NewAccountIn(Wire):
-    DebitorkontoTypeKode: str = Field(min_length=1, max_length=40)
-    EjerFagsystemId: UUID | None = None
+    DebitorkontoTypeKode: CodeText = Field(min_length=1, max_length=40)
+    EjerFagsystemId: WireUuid | None = None
 
 
 class AccountOut(BaseModel):
-    DebitorkontoId: UUID
+    DebitorkontoId: WireUuid
 
 
 class HaefterIn(Wire):
     PartId: str = Field(max_length=40)
-    HaefterRolle: str = Field(min_length=1, max_length=40)
+    HaefterRolle: CodeText = Field(min_length=1, max_length=40)
 
 
 class NewClaimIn(Wire):
-    DebitorkontoId: UUID
-    KravtypeKode: str = Field(min_length=1, max_length=40)
+    DebitorkontoId: WireUuid
+    KravtypeKode: CodeText = Field(min_length=1, max_length=40)
     Hovedstol: Amount
     Forfaldsdato: date
     SidsteRettidigeBetalingsdato: date
@@ -67,11 +72,11 @@ class NewClaimIn(Wire):
 
 class AmountIn(Wire):
     Beloeb: Amount
-    Tekst: str | None = Field(default=None, max_length=200)
+    Tekst: FreeText | None = Field(default=None, max_length=200)
 
 
 class TextIn(Wire):
-    Tekst: str | None = Field(default=None, max_length=200)
+    Tekst: FreeText | None = Field(default=None, max_length=200)
 
 
 def order_json(o: domain.ReversalOrder) -> dict[str, Any]:
@@ -85,7 +90,7 @@ def order_json(o: domain.ReversalOrder) -> dict[str, Any]:
         "Overdaekning": format_ore(o.overcoverage),
         "AarsagKode": o.reason.value,
         "Tekst": o.text,
-        "Dannelsestidspunkt": o.created_at.isoformat(),
+        "Dannelsestidspunkt": instant_text(o.created_at),
         "Tilstand": o.state.value,
         "Bemaerkning": o.delivery_note,
     }
@@ -121,6 +126,17 @@ def _amount(text: str) -> int:
         raise ProblemError(422, FejlKode.BELOEB_UGYLDIGT.value, str(exc)) from None
 
 
+StaffKey = Annotated[
+    WireUuid | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Optional: a retry with the same key and body gets the same answer without "
+        "the change being made again; the same key with another body answers 409 "
+        "TRANSAKTION_KONFLIKT. Keys belong to the token's authority.",
+    ),
+]
+
+
 def _call(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
@@ -153,15 +169,39 @@ def staff_router(service: DebitorService) -> APIRouter:
     }
     router = APIRouter(prefix="/api/v1/myndigheder/{cvr}", tags=["opkrævning"], responses=errors)
 
-    @router.post("/debitorkonti", status_code=201, response_model=AccountOut)
-    def create_account(cvr: Cvr, body: NewAccountIn) -> AccountOut:
-        account_id = _call(
-            service.create_account, cvr, body.DebitorkontoTypeKode, body.EjerFagsystemId
+    def once(
+        cvr: str,
+        key: UUID | None,
+        operation: str,
+        request: dict[str, Any],
+        *,
+        step: Callable[[], Step[T]],
+        render: Callable[[T], dict[str, Any]],
+        status_code: int = 200,
+    ) -> Response:
+        """Run a staff change once per Idempotency-Key (CONTRACT §10) and answer what it
+        rendered, the first time and on every retry alike."""
+        stored = _call(
+            lambda: service.once(
+                cvr, str(key) if key else None, operation, request, step=step(), render=render
+            )
         )
-        return AccountOut(DebitorkontoId=account_id)
+        return Response(stored, status_code=status_code, media_type="application/json")
 
-    @router.post("/fordringer", status_code=201)
-    def create_claim(cvr: Cvr, body: NewClaimIn) -> dict[str, Any]:
+    @router.post("/debitorkonti", status_code=201, response_model=AccountOut)
+    def create_account(cvr: Cvr, body: NewAccountIn, key: StaffKey = None) -> Response:
+        return once(
+            cvr,
+            key,
+            "OpretDebitorkonto",
+            body.model_dump(mode="json"),
+            step=lambda: service.account_step(cvr, body.DebitorkontoTypeKode, body.EjerFagsystemId),
+            render=lambda account_id: {"DebitorkontoId": str(account_id)},
+            status_code=201,
+        )
+
+    @router.post("/fordringer", status_code=201, response_model=dict[str, Any])
+    def create_claim(cvr: Cvr, body: NewClaimIn, key: StaffKey = None) -> Response:
         parties = tuple(LiableParty(h.PartId, h.HaefterRolle) for h in body.Haefterkreds)
         new = NewClaim(
             account_id=body.DebitorkontoId,
@@ -173,25 +213,81 @@ def staff_router(service: DebitorService) -> APIRouter:
             payment_period_from=body.BetalingsperiodeFra,
             payment_period_to=body.BetalingsperiodeTil,
         )
-        return ledger_json(_call(service.create_claim, cvr, new))
+        return once(
+            cvr,
+            key,
+            "OpretFordring",
+            body.model_dump(mode="json"),
+            step=lambda: service.claim_step(cvr, new),
+            render=ledger_json,
+            status_code=201,
+        )
 
     @router.get("/fordringer/{claim_id}")
-    def get_claim(cvr: Cvr, claim_id: UUID) -> dict[str, Any]:
+    def get_claim(cvr: Cvr, claim_id: WireUuid) -> dict[str, Any]:
         return ledger_json(_call(service.claim, cvr, claim_id))
 
-    @router.post("/fordringer/{claim_id}/nedreguleringer")
-    def write_down(cvr: Cvr, claim_id: UUID, body: AmountIn) -> dict[str, Any]:
-        change = _call(service.write_down, cvr, claim_id, _amount(body.Beloeb), body.Tekst)
-        return ledger_json(change.ledger)
+    def change_claim(
+        cvr: str,
+        key: UUID | None,
+        operation: str,
+        claim_id: UUID,
+        body: Wire,
+        *,
+        step: Callable[[], Step[LedgerChange]],
+        status_code: int = 200,
+    ) -> Response:
+        """A change of one claim, once per Idempotency-Key; answers the claim's detail view."""
+        request = {"FordringId": str(claim_id), **body.model_dump(mode="json")}
+        return once(
+            cvr,
+            key,
+            operation,
+            request,
+            step=step,
+            render=lambda change: ledger_json(change.ledger),
+            status_code=status_code,
+        )
 
-    @router.post("/fordringer/{claim_id}/annullering")
-    def annul(cvr: Cvr, claim_id: UUID, body: TextIn) -> dict[str, Any]:
-        return ledger_json(_call(service.annul, cvr, claim_id, body.Tekst).ledger)
+    @router.post("/fordringer/{claim_id}/nedreguleringer", response_model=dict[str, Any])
+    def write_down(cvr: Cvr, claim_id: WireUuid, body: AmountIn, key: StaffKey = None) -> Response:
+        amount = _amount(body.Beloeb)
+        return change_claim(
+            cvr,
+            key,
+            "Nedregulering",
+            claim_id,
+            body,
+            step=lambda: service.write_down_step(cvr, claim_id, amount, body.Tekst),
+        )
 
-    @router.post("/fordringer/{claim_id}/daekninger", status_code=201)
-    def other_coverage(cvr: Cvr, claim_id: UUID, body: AmountIn) -> dict[str, Any]:
-        change = _call(service.register_other_coverage, cvr, claim_id, _amount(body.Beloeb))
-        return ledger_json(change.ledger)
+    @router.post("/fordringer/{claim_id}/annullering", response_model=dict[str, Any])
+    def annul(cvr: Cvr, claim_id: WireUuid, body: TextIn, key: StaffKey = None) -> Response:
+        return change_claim(
+            cvr,
+            key,
+            "Annullering",
+            claim_id,
+            body,
+            step=lambda: service.annul_step(cvr, claim_id, body.Tekst),
+        )
+
+    @router.post(
+        "/fordringer/{claim_id}/daekninger", status_code=201, response_model=dict[str, Any]
+    )
+    def other_coverage(
+        cvr: Cvr, claim_id: WireUuid, body: AmountIn, key: StaffKey = None
+    ) -> Response:
+        amount = _amount(body.Beloeb)
+        return change_claim(
+            cvr,
+            key,
+            "AndenDaekning",
+            claim_id,
+            body,
+            step=lambda: service.other_coverage_step(cvr, claim_id, amount),
+            status_code=201,
+        )
 
     @router.get("/tilbagefoerselsordrer")
     def orders(cvr: Cvr, tilstand: domain.OrderState | None = None) -> list[dict[str, Any]]:

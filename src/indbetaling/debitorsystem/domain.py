@@ -196,6 +196,12 @@ class ClaimLedger:
         return restance_of(self.claim.principal, self.written_down, self.covered)
 
     @property
+    def shown_restance(self) -> int:
+        """Restance as every message and answer shows it (CONTRACT §6): never negative; an
+        over-covered claim shows 0 (and is not payable)."""
+        return max(0, self.restance)
+
+    @property
     def overcoverage(self) -> int:
         return max(0, -self.restance)
 
@@ -218,7 +224,7 @@ class ClaimLedger:
             account_type_code=c.account_type_code,
             claim_type_code=c.claim_type_code,
             principal=c.principal,
-            restance=self.restance,
+            restance=self.shown_restance,
             due_date=c.due_date,
             last_timely_payment_date=c.last_timely_payment_date,
             payment_period_from=c.payment_period_from,
@@ -260,7 +266,7 @@ def pay(
         raise Rejected(
             FejlKode.FORDRING_IKKE_BETALBAR,
             f"Fordringen kan ikke betales (status {ledger.status.value})",
-            ledger.restance,
+            ledger.shown_restance,
         )
     if payment.payer_part_id not in {p.part_id for p in ledger.claim.liable_parties}:
         raise Rejected(FejlKode.PART_IKKE_HAEFTER, "Indbetaleren hæfter ikke for fordringen")
@@ -292,7 +298,7 @@ def _cover(
         raise Rejected(
             FejlKode.BELOEB_OVERSTIGER_RESTANCE,
             "Beløbet overstiger fordringens restance",
-            ledger.restance,
+            ledger.shown_restance,
         )
     coverage = Coverage(
         id=coverage_id,

@@ -71,6 +71,17 @@ def rejection_answer(r: Rejected) -> Answer:
     return rejected(r.code, r.text, **extra)
 
 
+def payment_id_taken() -> Answer:
+    """An IndbetalingId the owner used before for another payment. An IndbetalingId is unique
+    per owner forever, across authorities: used under another authority it is taken (so no
+    IndbetalingId is ever made twice), and the answer says only that, never the other
+    authority's DaekningId or Restance (R13), whatever the request holds."""
+    return rejected(
+        FejlKode.INDBETALINGID_KONFLIKT,
+        "IndbetalingId er allerede brugt til en anden indbetaling",
+    )
+
+
 def transaction_conflict() -> Answer:
     return rejected(
         FejlKode.TRANSAKTION_KONFLIKT,
@@ -194,23 +205,14 @@ class DebitorService(StaffUseCases):
         work: Callable[[Connection, datetime], Answer],
     ) -> bytes:
         """One idempotent operation in one transaction, retried whole if it lost a race."""
-
-        def attempt() -> bytes:
-            now = self.clock()
-            with db.write(self.engine) as conn:
-                return idempotency.run_once(
-                    conn,
-                    store.idempotency_answers,
-                    caller=str(caller),
-                    key=transaction_uuid,
-                    operation=operation,
-                    request=request,
-                    now=now,
-                    work=lambda: work(conn, now),
-                    conflict=transaction_conflict,
-                )
-
-        return self._retrying(attempt)
+        return self._run_once(
+            str(caller),
+            transaction_uuid,
+            operation,
+            request,
+            work=work,
+            conflict=transaction_conflict,
+        )
 
     def _pay(
         self, conn: Connection, caller: UUID, cvr: str, request: PaymentRequest, now: datetime
@@ -230,6 +232,8 @@ class DebitorService(StaffUseCases):
         )
         found = store.lock_claim(conn, request.claim_id, cvr)
         earlier = store.find_owned_payment(conn, caller, request.payment_id)
+        if earlier is not None and earlier.authority_cvr != cvr:
+            return payment_id_taken()
         if earlier is not None:
             return self._repeat_payment(conn, caller, payment, earlier)
         try:
@@ -254,7 +258,7 @@ class DebitorService(StaffUseCases):
             return rejection_answer(r)
         store.insert_coverage(conn, coverage, now)
         self._announce(conn, before, after, now)
-        return accepted(DaekningId=str(coverage.id), Restance=format_ore(after.restance))
+        return accepted(DaekningId=str(coverage.id), Restance=format_ore(after.shown_restance))
 
     def _repeat_payment(
         self,
@@ -267,10 +271,7 @@ class DebitorService(StaffUseCases):
         ledger = store.load_ledger(conn, earlier.claim_id)
         coverage = ledger.payment_coverage(caller, payment.payment_id) if ledger else None
         if coverage is None or coverage.payment != payment:
-            return rejected(
-                FejlKode.INDBETALINGID_KONFLIKT,
-                "IndbetalingId er allerede brugt til en anden indbetaling",
-            )
+            return payment_id_taken()
         return accepted(DaekningId=str(coverage.id), Restance=format_ore(coverage.restance_after))
 
     def reverse(
@@ -290,6 +291,8 @@ class DebitorService(StaffUseCases):
     ) -> Answer:
         try:
             owned = store.find_owned_payment(conn, caller, request.payment_id)
+            if owned is not None and owned.authority_cvr != cvr:
+                owned = None  # another authority's payment is as invisible as its claim (R13)
             if owned is None or not store.lock_claim(conn, owned.claim_id, cvr):
                 if store.find_payments(conn, cvr, request.payment_id):
                     raise Rejected(
@@ -316,7 +319,7 @@ class DebitorService(StaffUseCases):
             )
             store.set_order_states(conn, reversal.executed_orders, now)
             self._announce(conn, before, after, now)
-        return accepted(Restance=format_ore(after.restance))
+        return accepted(Restance=format_ore(after.shown_restance))
 
     def forget_old_answers(self, retention: timedelta) -> int:
         """Drop stored idempotent answers older than `retention` (at least 30 days, CONTRACT §5).

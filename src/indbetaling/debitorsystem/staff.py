@@ -1,6 +1,11 @@
 """The collections staff's use cases: authorities, fagsystemer and their assortment, accounts and
 claims, write-downs, annulment, other coverages, staff tokens, a claim's view and the reversal
-orders. One transaction each; every change to a claim writes its message to the outbox."""
+orders. One transaction each; every change to a claim writes its message to the outbox.
+
+The changing ones are `Step`s (the work inside an open transaction) so that `once` can run a
+staff call under an `Idempotency-Key` (CONTRACT §10) in the same transaction as its stored answer
+(`indbetaling.idempotency`, the caller being the staff of one authority).
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,21 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy import Connection
 
-from indbetaling import db
+from indbetaling import db, idempotency
 from indbetaling.debitorsystem import domain, store
 from indbetaling.debitorsystem.domain import ClaimLedger, FejlKode, Rejected
 from indbetaling.debitorsystem.transactions import InvalidRequest, UseCases
 from indbetaling.fordring import LiableParty
 from indbetaling.ids import InvalidId, parse_part_id
+
+T = TypeVar("T")
+Step = Callable[[Connection, datetime], T]
+"""One staff use case's work inside an open write transaction, at a given now."""
 
 
 @dataclass(frozen=True)
@@ -81,27 +91,71 @@ class StaffUseCases(UseCases):
                 conn, fagsystem_id, name, org_units, accepts_reversal_orders=accepts_reversal_orders
             )
 
+    def _run(self, step: Step[T]) -> T:
+        """One step in one write transaction, run again whole if it lost a race."""
+
+        def attempt() -> T:
+            now = self.clock()
+            with db.write(self.engine) as conn:
+                return step(conn, now)
+
+        return self._retrying(attempt)
+
+    def once(
+        self,
+        cvr: str,
+        key: str | None,
+        operation: str,
+        request: idempotency.JsonObject,
+        *,
+        step: Step[T],
+        render: Callable[[T], idempotency.JsonObject],
+    ) -> bytes:
+        """A staff call's answer (canonical JSON of `render` of what `step` made), run once per
+        `Idempotency-Key` of the staff of authority `cvr`: the same key and request again answer
+        the stored bytes without doing the work again; the same key with another request raises
+        `Rejected` TRANSAKTION_KONFLIKT and changes nothing. A refused call stores nothing, its
+        key neither, so its retry is checked afresh. Without a key, the step simply runs."""
+        if key is None:
+            return idempotency.canonical_json(render(self._run(step)))
+        return self._run_once(
+            f"staff:{cvr}",
+            key,
+            operation,
+            request,
+            work=lambda conn, now: render(step(conn, now)),
+            conflict=_key_conflict,
+        )
+
     def create_account(
         self, cvr: str, type_code: str, owner_fagsystem_id: UUID | None = None
     ) -> UUID:
-        account_id = self.new_id()
-        with db.write(self.engine) as conn:
+        return self._run(self.account_step(cvr, type_code, owner_fagsystem_id))
+
+    def account_step(
+        self, cvr: str, type_code: str, owner_fagsystem_id: UUID | None = None
+    ) -> Step[UUID]:
+        def step(conn: Connection, now: datetime) -> UUID:
+            account_id = self.new_id()
             if not store.authority_exists(conn, cvr):
                 raise Rejected(FejlKode.FORDRING_UKENDT, "Myndigheden findes ikke")
             if owner_fagsystem_id is not None and not store.fagsystem_exists(
                 conn, owner_fagsystem_id
             ):
                 raise InvalidRequest("Fagsystemet findes ikke")
-            store.insert_account(
-                conn, account_id, cvr, type_code, owner_fagsystem_id, now=self.clock()
-            )
-        return account_id
+            store.insert_account(conn, account_id, cvr, type_code, owner_fagsystem_id, now=now)
+            return account_id
+
+        return step
 
     def create_claim(self, cvr: str, new: NewClaim) -> ClaimLedger:
+        return self._run(self.claim_step(cvr, new))
+
+    def claim_step(self, cvr: str, new: NewClaim) -> Step[ClaimLedger]:
         check_new_claim(new)
-        claim_id = self.new_id()
-        now = self.clock()
-        with db.write(self.engine) as conn:
+
+        def step(conn: Connection, now: datetime) -> ClaimLedger:
+            claim_id = self.new_id()
             account_type = store.account_type(conn, new.account_id, cvr)
             if account_type is None:
                 raise Rejected(FejlKode.FORDRING_UKENDT, "Debitorkontoen findes ikke")
@@ -122,32 +176,37 @@ class StaffUseCases(UseCases):
             ledger = store.load_ledger(conn, claim_id)
             assert ledger is not None  # noqa: S101 - inserted just above
             self._announce(conn, None, ledger, now)
-        return ledger
+            return ledger
+
+        return step
 
     def _change_claim(
         self,
         cvr: str,
         claim_id: UUID,
         change: Callable[[Connection, ClaimLedger, datetime], LedgerChange],
-    ) -> LedgerChange:
+    ) -> Step[LedgerChange]:
         """Lock the claim, let `change` apply a rule and write its facts, then store the
         reversal orders it made and the claim's message, all in one transaction."""
 
-        def attempt() -> LedgerChange:
-            now = self.clock()
-            with db.write(self.engine) as conn:
-                if not store.lock_claim(conn, claim_id, cvr):
-                    raise Rejected(FejlKode.FORDRING_UKENDT, "Fordringen findes ikke")
-                before = store.load_ledger(conn, claim_id)
-                assert before is not None  # noqa: S101 - locked just above
-                result = change(conn, before, now)
-                store.insert_orders(conn, result.orders, now)
-                self._announce(conn, before, result.ledger, now)
-                return result
+        def step(conn: Connection, now: datetime) -> LedgerChange:
+            if not store.lock_claim(conn, claim_id, cvr):
+                raise Rejected(FejlKode.FORDRING_UKENDT, "Fordringen findes ikke")
+            before = store.load_ledger(conn, claim_id)
+            assert before is not None  # noqa: S101 - locked just above
+            result = change(conn, before, now)
+            store.insert_orders(conn, result.orders, now)
+            self._announce(conn, before, result.ledger, now)
+            return result
 
-        return self._retrying(attempt)
+        return step
 
     def write_down(self, cvr: str, claim_id: UUID, amount: int, text: str | None) -> LedgerChange:
+        return self._run(self.write_down_step(cvr, claim_id, amount, text))
+
+    def write_down_step(
+        self, cvr: str, claim_id: UUID, amount: int, text: str | None
+    ) -> Step[LedgerChange]:
         """Nedregulering; orders reversals of fagsystem payments for any over-coverage (R6)."""
 
         def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
@@ -160,6 +219,9 @@ class StaffUseCases(UseCases):
         return self._change_claim(cvr, claim_id, change)
 
     def annul(self, cvr: str, claim_id: UUID, text: str | None) -> LedgerChange:
+        return self._run(self.annul_step(cvr, claim_id, text))
+
+    def annul_step(self, cvr: str, claim_id: UUID, text: str | None) -> Step[LedgerChange]:
         """Annulment: the claim is no longer owed; every coverage becomes over-coverage."""
 
         def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
@@ -174,6 +236,9 @@ class StaffUseCases(UseCases):
         return self._change_claim(cvr, claim_id, change)
 
     def register_other_coverage(self, cvr: str, claim_id: UUID, amount: int) -> LedgerChange:
+        return self._run(self.other_coverage_step(cvr, claim_id, amount))
+
+    def other_coverage_step(self, cvr: str, claim_id: UUID, amount: int) -> Step[LedgerChange]:
         """A coverage from outside the fagsystems, e.g. a bank payment (never beyond Restance)."""
 
         def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
@@ -214,6 +279,13 @@ class StaffUseCases(UseCases):
     ) -> list[domain.ReversalOrder]:
         with db.read(self.engine) as conn:
             return store.authority_orders(conn, cvr, state, limit)
+
+
+def _key_conflict() -> idempotency.JsonObject:
+    raise Rejected(
+        FejlKode.TRANSAKTION_KONFLIKT,
+        "Idempotency-Key er allerede brugt til en anden forespørgsel",
+    )
 
 
 def _sha256(text: str) -> str:

@@ -365,27 +365,30 @@ def order_from_row(o: Row[Any]) -> ReversalOrder:
 class PaymentLocation:
     claim_id: UUID
     owner_id: UUID
+    authority_cvr: str
 
 
 def find_payments(conn: Connection, authority_cvr: str, payment_id: UUID) -> list[PaymentLocation]:
     """Every coverage of this authority made by a payment with this IndbetalingId (any owner)."""
     rows = conn.execute(
-        select(coverages.c.claim_id, coverages.c.owner_id)
+        select(coverages.c.claim_id, coverages.c.owner_id, claims.c.authority_cvr)
         .join(claims, claims.c.id == coverages.c.claim_id)
         .where(coverages.c.payment_id == payment_id, claims.c.authority_cvr == authority_cvr)
     ).all()
-    return [PaymentLocation(r.claim_id, r.owner_id) for r in rows]
+    return [PaymentLocation(r.claim_id, r.owner_id, r.authority_cvr) for r in rows]
 
 
 def find_owned_payment(
     conn: Connection, owner_id: UUID, payment_id: UUID
 ) -> PaymentLocation | None:
+    """The owner's payment with this IndbetalingId, under whichever authority it was made (an
+    IndbetalingId is unique per owner); the caller binds it to the calling authority (R13)."""
     row = conn.execute(
-        select(coverages.c.claim_id, coverages.c.owner_id).where(
-            coverages.c.owner_id == owner_id, coverages.c.payment_id == payment_id
-        )
+        select(coverages.c.claim_id, coverages.c.owner_id, claims.c.authority_cvr)
+        .join(claims, claims.c.id == coverages.c.claim_id)
+        .where(coverages.c.owner_id == owner_id, coverages.c.payment_id == payment_id)
     ).first()
-    return PaymentLocation(row.claim_id, row.owner_id) if row else None
+    return PaymentLocation(row.claim_id, row.owner_id, row.authority_cvr) if row else None
 
 
 def org_unit_in_assortment(

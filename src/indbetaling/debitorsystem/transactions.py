@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from indbetaling import idempotency, outbox
+from indbetaling import db, idempotency, outbox
 from indbetaling.debitorsystem import store
 from indbetaling.debitorsystem.domain import ClaimLedger
 from indbetaling.fordring import view_to_json
+from indbetaling.instants import as_utc, instant_text
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 MESSAGE_TOPIC = "OekonomiFordringTilIndbetaling"
@@ -48,7 +49,8 @@ class UseCases:
     ) -> None:
         self.engine = engine
         self.system_id = system_id
-        self.clock = clock
+        self.clock: Callable[[], datetime] = lambda: as_utc(clock())
+        """Now, in UTC whatever `clock` gives (a naive time is taken to be UTC)."""
         self.new_id = new_id
 
     def today(self) -> date:
@@ -69,16 +71,52 @@ class UseCases:
             time.sleep(0.005 * (2**n))
         raise AssertionError("unreachable")
 
+    def _run_once(
+        self,
+        caller: str,
+        key: str,
+        operation: str,
+        request: idempotency.JsonObject,
+        *,
+        work: Callable[[Connection, datetime], idempotency.JsonObject],
+        conflict: Callable[[], idempotency.JsonObject],
+    ) -> bytes:
+        """`work` once per (caller, key) in one transaction with its stored answer
+        (`idempotency.run_once`), the whole run again if it lost a race."""
+
+        def attempt() -> bytes:
+            now = self.clock()
+            with db.write(self.engine) as conn:
+                return idempotency.run_once(
+                    conn,
+                    store.idempotency_answers,
+                    caller=caller,
+                    key=key,
+                    operation=operation,
+                    request=request,
+                    now=now,
+                    work=lambda: work(conn, now),
+                    conflict=conflict,
+                )
+
+        return self._retrying(attempt)
+
     def _announce(
         self, conn: Connection, before: ClaimLedger | None, after: ClaimLedger, now: datetime
     ) -> None:
-        """Write the claim's FordringTilIndbetaling message to the outbox (CONTRACT §6)."""
+        """Write the claim's FordringTilIndbetaling message to the outbox (CONTRACT §6).
+
+        Nothing is told when the view did not change (an over-covered claim shows Restance 0.00
+        however much it is over-covered); a claim that stops being payable or is over-covered is
+        told as `Afsluttet`."""
         if before is None:
             handling = "Oprettet"
-        elif before.is_payable(self.today()) and not after.is_payable(self.today()):
-            handling = "Afsluttet"
         elif before.view() == after.view():
             return
+        elif after.overcoverage or (
+            before.is_payable(self.today()) and not after.is_payable(self.today())
+        ):
+            handling = "Afsluttet"
         else:
             handling = "Aendret"
         besked_id = self.new_id()
@@ -86,7 +124,7 @@ class UseCases:
             "BeskedId": str(besked_id),
             "TransaktionsId": str(self.new_id()),
             "ObjektHandling": handling,
-            "Dannelsestidspunkt": now.isoformat(),
+            "Dannelsestidspunkt": instant_text(now),
             "Kildesystem": str(self.system_id),
             "FordringTilIndbetaling": view_to_json(after.view()),
         }

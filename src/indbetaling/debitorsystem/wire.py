@@ -59,8 +59,10 @@ from indbetaling.fordring import ClaimStatus
 from indbetaling.http_body import BodyRefused, read_limited_body
 from indbetaling.http_errors import Problem, problem_response, validation_text
 from indbetaling.idempotency import canonical_json
+from indbetaling.ids import UUID_PATTERN, InvalidId, WireUuid, parse_uuid
 from indbetaling.money import InvalidAmount, format_ore, parse_amount
 from indbetaling.soap import SoapCall, SoapService, client_fault, load_contract
+from indbetaling.wire_text import ControlCharacter, code_text, free_text
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +149,13 @@ def _answer(stored: bytes) -> Answer:
 
 
 def _uuid(value: object, name: str) -> UUID:
+    """An id as the codec hands it over; text only in the canonical form (`ids.parse_uuid`)."""
     if isinstance(value, UUID):
         return value
     try:
-        return UUID(str(value))
-    except ValueError:
-        raise InvalidRequest(f"{name} er ikke et UUID") from None
+        return parse_uuid(str(value), name)
+    except InvalidId as exc:
+        raise InvalidRequest(str(exc)) from None
 
 
 def _optional_uuid(value: object, name: str) -> UUID | None:
@@ -185,13 +188,27 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _checked(value: object, name: str, check: Callable[[str, str], str]) -> str | None:
+    """A text field as the service gets it, refused with InvalidRequest when it holds a control
+    character (`wire_text`): the same rule on both wires, since both map through here."""
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return check(text, name)
+    except ControlCharacter as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
 def search_request_from(data: Mapping[str, Any]) -> SearchRequest:
     return SearchRequest(
         part_id=_text(data.get("PartId")),
         account_id=_optional_uuid(data.get("DebitorkontoId"), "DebitorkontoId"),
         claim_id=_optional_uuid(data.get("FordringId"), "FordringId"),
-        account_type_code=_text(data.get("DebitorkontoTypeKode")),
-        claim_type_code=_text(data.get("KravtypeKode")),
+        account_type_code=_checked(
+            data.get("DebitorkontoTypeKode"), "DebitorkontoTypeKode", code_text
+        ),
+        claim_type_code=_checked(data.get("KravtypeKode"), "KravtypeKode", code_text),
         max_count=int(data.get("MaksimaltAntal") or DEFAULT_PAGE),
         cursor=_text(data.get("FortsaettelsesNoegle")),
     )
@@ -207,7 +224,7 @@ def payment_request_from(data: Mapping[str, Any]) -> PaymentRequest:
         org_unit_id=_uuid(
             data["IndbetalendeOrganisationsenhedId"], "IndbetalendeOrganisationsenhedId"
         ),
-        text=_text(data.get("Tekst")),
+        text=_checked(data.get("Tekst"), "Tekst", free_text),
     )
 
 
@@ -220,13 +237,12 @@ def reversal_request_from(data: Mapping[str, Any]) -> ReversalRequest:
         payment_id=_uuid(data["IndbetalingId"], "IndbetalingId"),
         reason=reason,
         order_id=_optional_uuid(data.get("TilbagefoerselsOrdreId"), "TilbagefoerselsOrdreId"),
-        text=_text(data.get("Tekst")),
+        text=_checked(data.get("Tekst"), "Tekst", free_text),
     )
 
 
 # --- REST: models ---------------------------------------------------------------------------
 
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 PART_ID_PATTERN = r"^(urn:oio:cpr-nr:[0-9]{10}|urn:oio:cvr-nr:[0-9]{8})$"
 DECIMAL_PATTERN = r"^\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)\s*$"
 """The lexical form of `xs:decimal`: what the SOAP request's Beloeb may hold too."""
@@ -257,8 +273,8 @@ class SoegFordringTilIndbetalingRequest(_In):
     """At least one of PartId, DebitorkontoId and FordringId."""
 
     PartId: PartIdText | None = None
-    DebitorkontoId: UUID | None = None
-    FordringId: UUID | None = None
+    DebitorkontoId: WireUuid | None = None
+    FordringId: WireUuid | None = None
     DebitorkontoTypeKode: KodeText | None = None
     KravtypeKode: KodeText | None = None
     MaksimaltAntal: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE, strict=True)
@@ -266,8 +282,8 @@ class SoegFordringTilIndbetalingRequest(_In):
 
 
 class IndbetalingType(_In):
-    IndbetalingId: UUID
-    FordringId: UUID
+    IndbetalingId: WireUuid
+    FordringId: WireUuid
     Beloeb: str = Field(
         pattern=DECIMAL_PATTERN,
         max_length=60,
@@ -277,7 +293,7 @@ class IndbetalingType(_In):
     )
     Betalingsdato: DateText
     IndbetalerPartId: PartIdText
-    IndbetalendeOrganisationsenhedId: UUID
+    IndbetalendeOrganisationsenhedId: WireUuid
     Tekst: TekstText | None = None
 
 
@@ -286,9 +302,9 @@ class ForetagIndbetalingRequest(_In):
 
 
 class ForetagIndbetalingNedreguleringRequest(_In):
-    IndbetalingId: UUID
+    IndbetalingId: WireUuid
     AarsagKode: ReversalReason
-    TilbagefoerselsOrdreId: UUID | None = Field(
+    TilbagefoerselsOrdreId: WireUuid | None = Field(
         default=None, description="Required with AarsagKode TILBAGEFOERSELSORDRE"
     )
     Tekst: TekstText | None = None
@@ -437,7 +453,7 @@ def _json(stored: bytes) -> Response:
 
 CallerDep = Annotated[Caller, Depends(_caller)]
 IdempotencyKey = Annotated[
-    UUID,
+    WireUuid,
     Header(
         alias="Idempotency-Key",
         description="The TransactionUUID: a retry with the same key and body gets the same "

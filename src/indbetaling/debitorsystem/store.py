@@ -816,6 +816,28 @@ def record_delivery(
     return bool(result.rowcount)
 
 
+def renew_leases(
+    conn: Connection, held: Mapping[UUID, int], *, lease_until: datetime, now: datetime
+) -> set[UUID]:
+    """Extend the lease of each order still AFSENDT under the claim `held[order_id]` (its
+    `attempts`) to `lease_until`; the ids whose lease was extended. An order that moved on
+    (recorded, reversed, or claimed again after a lapse) is left as it is."""
+    kept: set[UUID] = set()
+    for order_id, attempt in held.items():
+        result = conn.execute(
+            update(reversal_orders)
+            .where(
+                reversal_orders.c.id == order_id,
+                reversal_orders.c.state == OrderState.AFSENDT.value,
+                reversal_orders.c.attempts == attempt,
+            )
+            .values(next_attempt_at=lease_until, updated_at=now)
+        )
+        if result.rowcount:
+            kept.add(order_id)
+    return kept
+
+
 @dataclass(frozen=True)
 class DeliveryStatus:
     state: OrderState

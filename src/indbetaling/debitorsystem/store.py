@@ -210,6 +210,15 @@ reversal_orders = Table(
     Index("ix_reversal_orders_authority", "authority_cvr", "created_at"),
 )
 
+announced_payability = Table(
+    "announced_payability",
+    metadata,
+    Column("claim_id", Uuid, ForeignKey("claims.id"), primary_key=True),
+    # 1 when the claim's last message told of a payable claim, else 0
+    Column("payable", Integer, nullable=False),
+    Column("announced_at", UtcDateTime, nullable=False),
+)
+
 staff_tokens = Table(
     "staff_tokens",
     metadata,
@@ -860,3 +869,73 @@ def delivery_status(conn: Connection, order_id: UUID) -> DeliveryStatus | None:
     return DeliveryStatus(
         OrderState(row.state), int(row.attempts), row.next_attempt_at, row.last_error
     )
+
+
+# --- payability that changes with the date (CONTRACT §6) ---------------------------------------
+
+
+def note_announced_payability(
+    conn: Connection, claim_id: UUID, *, payable: bool, now: datetime
+) -> None:
+    """Remember that the claim's newest message told of a payable (or not payable) claim."""
+    table = announced_payability
+    changed = conn.execute(
+        update(table)
+        .where(table.c.claim_id == claim_id)
+        .values(payable=int(payable), announced_at=now)
+    )
+    if not changed.rowcount:
+        conn.execute(
+            table.insert().values(claim_id=claim_id, payable=int(payable), announced_at=now)
+        )
+
+
+def announced_payabilities(conn: Connection, claim_ids: Sequence[UUID]) -> dict[UUID, bool]:
+    """What each claim's newest message told of its payability (claims never noted are left
+    out)."""
+    if not claim_ids:
+        return {}
+    table = announced_payability
+    rows = conn.execute(
+        select(table.c.claim_id, table.c.payable).where(table.c.claim_id.in_(claim_ids))
+    )
+    return {r.claim_id: bool(r.payable) for r in rows}
+
+
+def lock_claims(conn: Connection, claim_ids: Sequence[UUID]) -> None:
+    """Take these claims' row locks for this transaction (PostgreSQL; SQLite's write
+    transaction already holds the whole database), in id order so lockers never deadlock."""
+    if claim_ids and conn.dialect.name == "postgresql":
+        conn.execute(
+            select(claims.c.id)
+            .where(claims.c.id.in_(claim_ids))
+            .order_by(claims.c.id)
+            .with_for_update()
+        ).all()
+
+
+def claims_with_changed_payability(
+    conn: Connection, *, today: date, after: UUID | None, limit: int
+) -> list[UUID]:
+    """Ids (ascending, after `after`) of claims with a payment period whose payability on
+    `today` differs from what their newest message told, or of which nothing was noted yet."""
+    table = announced_payability
+    payable_now = payable_on(today)
+    conditions: list[ColumnElement[bool]] = [
+        or_(claims.c.payment_period_from.is_not(None), claims.c.payment_period_to.is_not(None)),
+        or_(
+            table.c.claim_id.is_(None),
+            and_(table.c.payable == 1, ~payable_now),
+            and_(table.c.payable == 0, payable_now),
+        ),
+    ]
+    if after is not None:
+        conditions.append(claims.c.id > after)
+    query = (
+        select(claims.c.id)
+        .outerjoin(table, table.c.claim_id == claims.c.id)
+        .where(*conditions)
+        .order_by(claims.c.id)
+        .limit(limit)
+    )
+    return [r.id for r in conn.execute(query)]

@@ -10,7 +10,8 @@ the owner answers:
 - `AFVIST` (e.g. `INDBETALING_UKENDT`) → state MANUEL with the owner's reason;
 - no endpoint on record (the fagsystem is registered with `accepts_reversal_orders` false, or
   the gateway answers that it knows no endpoint for it) → state MANUEL, for manual advice; the
-  staff API lists them (`…/tilbagefoerselsordrer?tilstand=MANUEL`);
+  staff API lists them (`…/tilbagefoerselsordrer?Tilstand=MANUEL`) and closes each after its
+  manual handling (`…/tilbagefoerselsordrer/{id}/lukning`, with who and why: LUKKET);
 - anything else (no answer, HTTP 5xx, a refused token, `FEJLET`) → tried again later.
 
 Restart safety: an order is claimed in a short transaction (AFSENDT, with a short lease until

@@ -14,11 +14,15 @@ from uuid import UUID
 from sqlalchemy import Connection
 
 from indbetaling import db
-from indbetaling.debitorsystem import domain, store
+from indbetaling.debitorsystem import domain, manual, paging, store
 from indbetaling.debitorsystem.domain import ClaimLedger, FejlKode, Rejected
 from indbetaling.debitorsystem.transactions import InvalidRequest, UseCases
 from indbetaling.fordring import LiableParty
 from indbetaling.ids import InvalidId, parse_part_id
+
+STAFF_PAGE = 100
+"""Items per page of the staff's paged lists unless `Antal` says otherwise."""
+STAFF_PAGE_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,126 @@ class StaffUseCases(UseCases):
     ) -> list[domain.ReversalOrder]:
         with db.read(self.engine) as conn:
             return store.authority_orders(conn, cvr, state, limit)
+
+    # -- manual handling of reversal orders and over-coverage (`manual`)
+
+    def staff_name(self, token: str) -> str | None:
+        """The name a staff token was issued to (who did what), or None for an unknown token."""
+        with db.read(self.engine) as conn:
+            return store.staff_token_name(conn, _sha256(token))
+
+    def reversal_orders_page(
+        self,
+        cvr: str,
+        state: domain.OrderState | None,
+        key: str | None,
+        size: int = STAFF_PAGE,
+    ) -> tuple[list[domain.ReversalOrder], str | None]:
+        """A page of the authority's orders, newest first, and the key of the next page."""
+        _check_size(size)
+        query = ("tilbagefoerselsordrer", cvr, state.value if state else None)
+        after = None
+        if key:
+            created, order_id = paging.read_key(key, query, 2)
+            after = (_parse_instant(created), _parse_uuid(order_id))
+        with db.read(self.engine) as conn:
+            found = store.authority_orders_page(conn, cvr, state, after=after, limit=size + 1)
+        page = found[:size]
+        more = len(found) > size
+        next_key = (
+            paging.make_key(query, [page[-1].created_at.isoformat(), str(page[-1].id)])
+            if more
+            else None
+        )
+        return page, next_key
+
+    def close_order(self, cvr: str, order_id: UUID, by: str, reason: str) -> domain.ReversalOrder:
+        """Close an order that waits for manual handling (MANUEL → LUKKET), with who and why."""
+        if not reason.strip():
+            raise InvalidRequest("Begrundelse skal udfyldes")
+
+        def attempt() -> domain.ReversalOrder:
+            now = self.clock()
+            with db.write(self.engine) as conn:
+                order = store.authority_order(conn, cvr, order_id, lock=True)
+                if order is None:
+                    raise Rejected(
+                        FejlKode.TILBAGEFOERSELSORDRE_UKENDT, "Tilbageførselsordren findes ikke"
+                    )
+                closed = manual.close_order(order, by=by, reason=reason.strip(), now=now)
+                if not store.close_order(conn, closed, now):
+                    raise Rejected(
+                        FejlKode.TILBAGEFOERSELSORDRE_IKKE_MANUEL,
+                        "Tilbageførselsordren er ikke længere til manuel behandling",
+                    )
+                return closed
+
+        return self._retrying(attempt)
+
+    def unanswered_overcoverages(
+        self, cvr: str, key: str | None, size: int = STAFF_PAGE
+    ) -> tuple[list[ClaimLedger], str | None]:
+        """A page (by claim id) of the authority's claims with over-coverage that no open
+        reversal order answers, e.g. from other coverages (ANDEN), and the key of the next."""
+        _check_size(size)
+        query = ("overdaekninger", cvr)
+        after = _parse_uuid(paging.read_key(key, query, 1)[0]) if key else None
+        found: list[ClaimLedger] = []
+        more = False
+        with db.read(self.engine) as conn:
+            while not more:
+                ids = store.overcovered_claim_ids(conn, cvr, after=after, limit=size + 1)
+                ledgers = store.load_ledgers(conn, ids)
+                for claim_id in ids:
+                    if domain.unanswered_overcoverage(ledgers[claim_id]) == 0:
+                        continue
+                    if len(found) == size:
+                        more = True
+                        break
+                    found.append(ledgers[claim_id])
+                if len(ids) <= size:
+                    break
+                after = ids[-1]
+        next_key = paging.make_key(query, [str(found[-1].claim.id)]) if more else None
+        return found, next_key
+
+    def reverse_other_coverage(
+        self, cvr: str, claim_id: UUID, coverage_id: UUID, by: str, reason: str
+    ) -> LedgerChange:
+        """Reverse another coverage (ANDEN) that over-covers the claim, with who and why."""
+        if not reason.strip():
+            raise InvalidRequest("Begrundelse skal udfyldes")
+
+        def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
+            after, coverage = manual.reverse_other_coverage(ledger, coverage_id)
+            store.insert_staff_reversal(
+                conn, coverage.id, staff_name=by, text=reason.strip(), now=now
+            )
+            return LedgerChange(after, ())
+
+        return self._change_claim(cvr, claim_id, change)
+
+
+def _check_size(size: int) -> None:
+    if not 1 <= size <= STAFF_PAGE_MAX:
+        raise InvalidRequest(f"Antal skal være mellem 1 og {STAFF_PAGE_MAX}")
+
+
+def _parse_uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise InvalidRequest("FortsaettelsesNoegle er ugyldig") from None
+
+
+def _parse_instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest("FortsaettelsesNoegle er ugyldig") from None
+    if instant.tzinfo is None:
+        raise InvalidRequest("FortsaettelsesNoegle er ugyldig")
+    return instant
 
 
 def _sha256(text: str) -> str:

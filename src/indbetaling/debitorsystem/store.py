@@ -171,6 +171,7 @@ reversals = Table(
     Column("order_id", Uuid, nullable=True),
     Column("text", String(200), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("staff_name", String(200), nullable=True),
 )
 
 write_downs = Table(
@@ -204,6 +205,9 @@ reversal_orders = Table(
     Column("last_error", String(500), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("closed_by", String(200), nullable=True),
+    Column("closed_reason", String(500), nullable=True),
+    Column("closed_at", UtcDateTime, nullable=True),
     CheckConstraint("amount_ore > 0", name="amount_positive"),
     CheckConstraint("overcoverage_ore > 0", name="overcoverage_positive"),
     Index("ix_reversal_orders_state", "state", "next_attempt_at"),
@@ -367,6 +371,9 @@ def order_from_row(o: Row[Any]) -> ReversalOrder:
         created_at=o.created_at,
         state=OrderState(o.state),
         delivery_note=o.last_error,
+        closed_by=o.closed_by,
+        closed_reason=o.closed_reason,
+        closed_at=o.closed_at,
     )
 
 
@@ -546,6 +553,58 @@ def authority_orders(
     return [order_from_row(r) for r in conn.execute(query)]
 
 
+def authority_orders_page(
+    conn: Connection,
+    authority_cvr: str,
+    state: OrderState | None,
+    *,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[ReversalOrder]:
+    """A page of the authority's reversal orders (in one state, if given), newest first and by
+    id within one instant, so pages never skip or repeat an order; `after` is the last
+    (created_at, id) of the previous page."""
+    query = select(reversal_orders).where(reversal_orders.c.authority_cvr == authority_cvr)
+    if state is not None:
+        query = query.where(reversal_orders.c.state == state.value)
+    if after is not None:
+        created, order_id = after
+        query = query.where(
+            or_(
+                reversal_orders.c.created_at < created,
+                and_(reversal_orders.c.created_at == created, reversal_orders.c.id < order_id),
+            )
+        )
+    query = query.order_by(reversal_orders.c.created_at.desc(), reversal_orders.c.id.desc())
+    return [order_from_row(r) for r in conn.execute(query.limit(limit))]
+
+
+def authority_order(
+    conn: Connection, authority_cvr: str, order_id: UUID, *, lock: bool = False
+) -> ReversalOrder | None:
+    """One of the authority's reversal orders (row-locked on PostgreSQL with `lock`)."""
+    query = select(reversal_orders).where(
+        reversal_orders.c.id == order_id, reversal_orders.c.authority_cvr == authority_cvr
+    )
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return None if row is None else order_from_row(row)
+
+
+def overcovered_claim_ids(
+    conn: Connection, authority_cvr: str, *, after: UUID | None, limit: int
+) -> list[UUID]:
+    """Ids (ascending, after `after`) of the authority's claims whose coverages exceed what is
+    owed (Restance < 0)."""
+    query = select(claims.c.id).where(
+        claims.c.authority_cvr == authority_cvr, restance_column() < 0
+    )
+    if after is not None:
+        query = query.where(claims.c.id > after)
+    return [r.id for r in conn.execute(query.order_by(claims.c.id).limit(limit))]
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 
@@ -669,6 +728,51 @@ def insert_reversal(
             created_at=now,
         )
     )
+
+
+STAFF_REVERSAL_REASON = "OPKRAEVNING"
+"""`reversals.reason` of another coverage reversed by collections staff (never on the wire)."""
+
+
+def insert_staff_reversal(
+    conn: Connection, coverage_id: UUID, *, staff_name: str, text: str, now: datetime
+) -> None:
+    conn.execute(
+        reversals.insert().values(
+            coverage_id=coverage_id,
+            reason=STAFF_REVERSAL_REASON,
+            order_id=None,
+            text=text,
+            staff_name=staff_name,
+            created_at=now,
+        )
+    )
+
+
+def close_order(conn: Connection, order: ReversalOrder, now: datetime) -> bool:
+    """Store `order`'s closing (LUKKET), only from MANUEL; False when it was no longer MANUEL."""
+    result = conn.execute(
+        update(reversal_orders)
+        .where(
+            reversal_orders.c.id == order.id,
+            reversal_orders.c.state == OrderState.MANUEL.value,
+        )
+        .values(
+            state=OrderState.LUKKET.value,
+            closed_by=order.closed_by,
+            closed_reason=order.closed_reason,
+            closed_at=order.closed_at,
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def staff_token_name(conn: Connection, token_sha256: str) -> str | None:
+    row = conn.execute(
+        select(staff_tokens.c.name).where(staff_tokens.c.token_sha256 == token_sha256)
+    ).first()
+    return None if row is None else str(row.name)
 
 
 def insert_write_down(conn: Connection, wd: WriteDown, now: datetime) -> None:

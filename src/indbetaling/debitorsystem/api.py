@@ -34,6 +34,10 @@ STATUS_OF_CODE = {
     FejlKode.FORDRING_UKENDT: status.HTTP_404_NOT_FOUND,
     FejlKode.TILBAGEFOERSELSORDRE_UKENDT: status.HTTP_404_NOT_FOUND,
     FejlKode.DAEKNING_UKENDT: status.HTTP_404_NOT_FOUND,
+    FejlKode.FAGSYSTEM_UKENDT: status.HTTP_404_NOT_FOUND,
+    FejlKode.DEBITORKONTOTYPE_UKENDT: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    FejlKode.KRAVTYPE_UKENDT: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    FejlKode.KLASSE_UKENDT: status.HTTP_422_UNPROCESSABLE_CONTENT,
     FejlKode.BELOEB_UGYLDIGT: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
 
@@ -80,6 +84,14 @@ class ReasonIn(Wire):
     """Why a member of staff does a manual step (who is the staff token's name)."""
 
     Begrundelse: str = Field(min_length=1, max_length=200)
+
+
+class SortimentIn(Wire):
+    """A fagsystem's sortiment for the authority: the ORG units it may pay from and the account
+    and claim types (KLA classes, `indbetaling.kla`) it may use."""
+
+    Organisationsenheder: list[UUID] = Field(max_length=1000)
+    Typer: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(max_length=1000)
 
 
 NEXT_KEY_HEADER = "FortsaettelsesNoegle"
@@ -254,10 +266,36 @@ def staff_router(service: DebitorService) -> APIRouter:
             response.headers[NEXT_KEY_HEADER] = next_key
         return [order_json(o) for o in page]
 
+    _manual_routes(router, service, Cvr=Cvr, StaffMember=StaffMember, Key=Key, Size=Size)
+    return router
+
+
+def _manual_routes(
+    router: APIRouter,
+    service: DebitorService,
+    *,
+    Cvr: Any,  # noqa: N803 - the type aliases of `staff_router`
+    StaffMember: Any,  # noqa: N803
+    Key: Any,  # noqa: N803
+    Size: Any,  # noqa: N803
+) -> None:
+    """The staff's manual handling (closing orders, resolving over-coverage) and sortiment."""
+
     @router.post("/tilbagefoerselsordrer/{order_id}/lukning")
     def close_order(cvr: Cvr, order_id: UUID, body: ReasonIn, who: StaffMember) -> dict[str, Any]:
         """Close an order that waits for manual handling (MANUEL → LUKKET); 409 otherwise."""
         return order_json(_call(service.close_order, cvr, order_id, who, body.Begrundelse))
+
+    @router.put("/fagsystemer/{fagsystem_id}/sortiment")
+    def set_sortiment(cvr: Cvr, fagsystem_id: UUID, body: SortimentIn) -> dict[str, Any]:
+        """Replace the fagsystem's sortiment for this authority (R10); unknown class → 422."""
+        _call(service.set_assortment, cvr, fagsystem_id, body.Organisationsenheder, body.Typer)
+        return get_sortiment(cvr, fagsystem_id)
+
+    @router.get("/fagsystemer/{fagsystem_id}/sortiment")
+    def get_sortiment(cvr: Cvr, fagsystem_id: UUID) -> dict[str, Any]:
+        units, types = _call(service.assortment, cvr, fagsystem_id)
+        return {"Organisationsenheder": [str(u) for u in units], "Typer": types}
 
     @router.get("/overdaekninger")
     def overcoverages(
@@ -279,5 +317,3 @@ def staff_router(service: DebitorService) -> APIRouter:
             service.reverse_other_coverage, cvr, claim_id, coverage_id, who, body.Begrundelse
         )
         return ledger_json(change.ledger)
-
-    return router

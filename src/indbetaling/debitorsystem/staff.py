@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
 from sqlalchemy import Connection
 
-from indbetaling import db
+from indbetaling import db, kla
 from indbetaling.debitorsystem import domain, manual, paging, store
 from indbetaling.debitorsystem.domain import ClaimLedger, FejlKode, Rejected
 from indbetaling.debitorsystem.transactions import InvalidRequest, UseCases
@@ -75,19 +75,47 @@ class StaffUseCases(UseCases):
         self,
         fagsystem_id: UUID,
         name: str,
-        org_units: dict[str, list[UUID]],
+        org_units: Mapping[str, Sequence[UUID]],
         *,
         accepts_reversal_orders: bool = True,
+        types: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        """A fagsystem and its assortment: the ORG units it may pay from, per authority (R10)."""
+        """A fagsystem and its sortiment per authority (R10): the ORG units it may pay from
+        and the account and claim types (KLA classes) it may use."""
+        types = types or {}
+        for codes in types.values():
+            _check_classes(codes)
         with db.write(self.engine) as conn:
             store.insert_fagsystem(
                 conn, fagsystem_id, name, org_units, accepts_reversal_orders=accepts_reversal_orders
             )
+            store.insert_assortment_types(conn, fagsystem_id, types)
+
+    def set_assortment(
+        self, cvr: str, fagsystem_id: UUID, org_units: Sequence[UUID], types: Sequence[str]
+    ) -> None:
+        """Replace the fagsystem's sortiment for this authority (its ORG units and types)."""
+        _check_classes(types)
+        with db.write(self.engine) as conn:
+            if not store.fagsystem_exists(conn, fagsystem_id):
+                raise Rejected(FejlKode.FAGSYSTEM_UKENDT, "Fagsystemet findes ikke")
+            store.set_assortment(conn, fagsystem_id, cvr, org_units=org_units, types=types)
+
+    def assortment(self, cvr: str, fagsystem_id: UUID) -> tuple[list[UUID], list[str]]:
+        """The fagsystem's sortiment for this authority: ORG units and types."""
+        with db.read(self.engine) as conn:
+            if not store.fagsystem_exists(conn, fagsystem_id):
+                raise Rejected(FejlKode.FAGSYSTEM_UKENDT, "Fagsystemet findes ikke")
+            return store.assortment_of(conn, fagsystem_id, cvr)
 
     def create_account(
         self, cvr: str, type_code: str, owner_fagsystem_id: UUID | None = None
     ) -> UUID:
+        if not kla.is_class(type_code, kla.Facet.ACCOUNT_TYPE):
+            raise Rejected(
+                FejlKode.DEBITORKONTOTYPE_UKENDT,
+                f"DebitorkontoTypeKode {type_code!r} er ikke en kendt KLA-klasse for kontotyper",
+            )
         account_id = self.new_id()
         with db.write(self.engine) as conn:
             if not store.authority_exists(conn, cvr):
@@ -103,6 +131,11 @@ class StaffUseCases(UseCases):
 
     def create_claim(self, cvr: str, new: NewClaim) -> ClaimLedger:
         check_new_claim(new)
+        if not kla.is_class(new.claim_type_code, kla.Facet.CLAIM_TYPE):
+            raise Rejected(
+                FejlKode.KRAVTYPE_UKENDT,
+                f"KravtypeKode {new.claim_type_code!r} er ikke en kendt KLA-klasse for kravtyper",
+            )
         claim_id = self.new_id()
         now = self.clock()
         with db.write(self.engine) as conn:
@@ -316,6 +349,14 @@ class StaffUseCases(UseCases):
             return LedgerChange(after, ())
 
         return self._change_claim(cvr, claim_id, change)
+
+
+def _check_classes(codes: Iterable[str]) -> None:
+    unknown = sorted(c for c in codes if not kla.is_class(c))
+    if unknown:
+        raise Rejected(
+            FejlKode.KLASSE_UKENDT, f"Ikke kendte KLA-klasser i sortimentet: {', '.join(unknown)}"
+        )
 
 
 def _check_size(size: int) -> None:

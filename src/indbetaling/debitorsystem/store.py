@@ -91,6 +91,14 @@ assortment = Table(
     Column("org_unit_id", Uuid, primary_key=True),
 )
 
+assortment_types = Table(
+    "assortment_types",
+    metadata,
+    Column("fagsystem_id", Uuid, ForeignKey("fagsystems.id"), primary_key=True),
+    Column("authority_cvr", String(8), ForeignKey("authorities.cvr"), primary_key=True),
+    Column("type_code", String(40), primary_key=True),
+)
+
 accounts = Table(
     "accounts",
     metadata,
@@ -464,6 +472,17 @@ class ClaimQuery:
     claim_id: UUID | None = None
     account_type_code: str | None = None
     claim_type_code: str | None = None
+    fagsystem_id: UUID | None = None
+    """The caller: a type filter names a type of its sortiment for the authority, or finds
+    nothing (R10). None: no sortiment applies (the debitorsystem's own use)."""
+
+
+def _in_caller_assortment(query: ClaimQuery, code: str) -> ColumnElement[bool]:
+    return exists().where(
+        assortment_types.c.fagsystem_id == query.fagsystem_id,
+        assortment_types.c.authority_cvr == query.authority_cvr,
+        assortment_types.c.type_code == code,
+    )
 
 
 def payable_claim_ids(
@@ -489,6 +508,8 @@ def payable_claim_ids(
         )
     if query.claim_type_code is not None:
         conditions.append(claims.c.claim_type_code == query.claim_type_code)
+        if query.fagsystem_id is not None:
+            conditions.append(_in_caller_assortment(query, query.claim_type_code))
     if query.account_type_code is not None:
         conditions.append(
             exists().where(
@@ -498,6 +519,8 @@ def payable_claim_ids(
                 )
             )
         )
+        if query.fagsystem_id is not None:
+            conditions.append(_in_caller_assortment(query, query.account_type_code))
     if after is not None:
         conditions.append(claims.c.id > after)
     rows = conn.execute(
@@ -633,6 +656,69 @@ def insert_fagsystem(
     ]
     if rows:
         conn.execute(assortment.insert(), rows)
+
+
+def insert_assortment_types(
+    conn: Connection, fagsystem_id: UUID, types: Mapping[str, Sequence[str]]
+) -> None:
+    """Add KLA types to the fagsystem's sortiment, per authority CVR."""
+    rows = [
+        {"fagsystem_id": fagsystem_id, "authority_cvr": cvr, "type_code": code}
+        for cvr, codes in types.items()
+        for code in dict.fromkeys(codes)
+    ]
+    if rows:
+        conn.execute(assortment_types.insert(), rows)
+
+
+def set_assortment(
+    conn: Connection,
+    fagsystem_id: UUID,
+    authority_cvr: str,
+    *,
+    org_units: Sequence[UUID],
+    types: Sequence[str],
+) -> None:
+    """The fagsystem's sortiment for one authority, replacing what it was: the ORG units it may
+    pay from and the KLA types it may use."""
+    for table in (assortment, assortment_types):
+        conn.execute(
+            table.delete().where(
+                table.c.fagsystem_id == fagsystem_id, table.c.authority_cvr == authority_cvr
+            )
+        )
+    key = {"fagsystem_id": fagsystem_id, "authority_cvr": authority_cvr}
+    if org_units:
+        conn.execute(
+            assortment.insert(), [{**key, "org_unit_id": u} for u in dict.fromkeys(org_units)]
+        )
+    if types:
+        conn.execute(
+            assortment_types.insert(), [{**key, "type_code": t} for t in dict.fromkeys(types)]
+        )
+
+
+def assortment_of(
+    conn: Connection, fagsystem_id: UUID, authority_cvr: str
+) -> tuple[list[UUID], list[str]]:
+    """The fagsystem's sortiment for one authority: its ORG units and its types, sorted."""
+    units = conn.execute(
+        select(assortment.c.org_unit_id)
+        .where(
+            assortment.c.fagsystem_id == fagsystem_id,
+            assortment.c.authority_cvr == authority_cvr,
+        )
+        .order_by(assortment.c.org_unit_id)
+    )
+    types = conn.execute(
+        select(assortment_types.c.type_code)
+        .where(
+            assortment_types.c.fagsystem_id == fagsystem_id,
+            assortment_types.c.authority_cvr == authority_cvr,
+        )
+        .order_by(assortment_types.c.type_code)
+    )
+    return [r.org_unit_id for r in units], [str(r.type_code) for r in types]
 
 
 def insert_account(

@@ -7,7 +7,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -15,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from debitorsystem.test_relay import Env, env, relay_settings
-from fagsystem.harness import DEBITOR_CLIENT_ID, DEBITOR_SECRET, reversal_world
+from debitorsystem.test_relay import Env, env, relay_process, relay_settings
+from fagsystem.harness import reversal_world
 from indbetaling.db import make_engine, read
 from indbetaling.debitorsystem import store
 from indbetaling.debitorsystem.domain import OrderState
@@ -68,8 +67,7 @@ def test_a_killed_relay_is_replaced_within_one_short_lease_and_the_order_arrives
 ) -> None:
     ledger, wire = env.ledger, env.wire
     order = env.over_covered()
-    url = ledger.service.engine.url.render_as_string(hide_password=False)
-    ledger.service.engine.dispose()
+    url = env.hand_over_database()
     engine = make_engine(url)
     at_the_fagsystem, released = threading.Event(), threading.Event()
 
@@ -79,19 +77,7 @@ def test_a_killed_relay_is_replaced_within_one_short_lease_and_the_order_arrives
         return True
 
     wire.knows[ledger.fagsystem] = slow_fagsystem
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            CHILD,
-            url,
-            wire.base_url,
-            DEBITOR_CLIENT_ID,
-            DEBITOR_SECRET,
-            str(LEASE),
-            str(HEARTBEAT),
-        ]
-    )
+    child = subprocess.Popen(relay_process(CHILD, url, wire, str(LEASE), str(HEARTBEAT)))
     client = ReversalOrderClient(short_lease(env))
     other = ReversalOrderRelay(engine, client, rng=random.Random(8))
     stop = threading.Event()

@@ -702,23 +702,14 @@ def assortment_of(
     conn: Connection, fagsystem_id: UUID, authority_cvr: str
 ) -> tuple[list[UUID], list[str]]:
     """The fagsystem's sortiment for one authority: its ORG units and its types, sorted."""
-    units = conn.execute(
-        select(assortment.c.org_unit_id)
-        .where(
-            assortment.c.fagsystem_id == fagsystem_id,
-            assortment.c.authority_cvr == authority_cvr,
+    found: list[list[Any]] = []
+    for table, column in ((assortment, "org_unit_id"), (assortment_types, "type_code")):
+        query = select(table.c[column]).where(
+            table.c.fagsystem_id == fagsystem_id, table.c.authority_cvr == authority_cvr
         )
-        .order_by(assortment.c.org_unit_id)
-    )
-    types = conn.execute(
-        select(assortment_types.c.type_code)
-        .where(
-            assortment_types.c.fagsystem_id == fagsystem_id,
-            assortment_types.c.authority_cvr == authority_cvr,
-        )
-        .order_by(assortment_types.c.type_code)
-    )
-    return [r.org_unit_id for r in units], [str(r.type_code) for r in types]
+        found.append([r[0] for r in conn.execute(query.order_by(table.c[column]))])
+    units, types = found
+    return units, [str(t) for t in types]
 
 
 def insert_account(
@@ -823,15 +814,10 @@ STAFF_REVERSAL_REASON = "OPKRAEVNING"
 def insert_staff_reversal(
     conn: Connection, coverage_id: UUID, *, staff_name: str, text: str, now: datetime
 ) -> None:
+    """Another coverage reversed by a member of collections staff, with who and why."""
+    row = {"reason": STAFF_REVERSAL_REASON, "staff_name": staff_name, "order_id": None}
     conn.execute(
-        reversals.insert().values(
-            coverage_id=coverage_id,
-            reason=STAFF_REVERSAL_REASON,
-            order_id=None,
-            text=text,
-            staff_name=staff_name,
-            created_at=now,
-        )
+        reversals.insert(), [{"coverage_id": coverage_id, "text": text, "created_at": now, **row}]
     )
 
 
@@ -986,6 +972,15 @@ def claim_due_orders(
     return claimed
 
 
+def held_under(order_id: UUID, attempt: int) -> ColumnElement[bool]:
+    """The order is still AFSENDT under claim `attempt` (the fencing token)."""
+    return and_(
+        reversal_orders.c.id == order_id,
+        reversal_orders.c.state == OrderState.AFSENDT.value,
+        reversal_orders.c.attempts == attempt,
+    )
+
+
 def record_delivery(
     conn: Connection,
     order_id: UUID,
@@ -1000,11 +995,7 @@ def record_delivery(
     on meanwhile: executed by a reversal, or claimed again after the lease ran out."""
     result = conn.execute(
         update(reversal_orders)
-        .where(
-            reversal_orders.c.id == order_id,
-            reversal_orders.c.state == OrderState.AFSENDT.value,
-            reversal_orders.c.attempts == attempt,
-        )
+        .where(held_under(order_id, attempt))
         .values(
             state=state.value,
             next_attempt_at=next_attempt_at,
@@ -1025,11 +1016,7 @@ def renew_leases(
     for order_id, attempt in held.items():
         result = conn.execute(
             update(reversal_orders)
-            .where(
-                reversal_orders.c.id == order_id,
-                reversal_orders.c.state == OrderState.AFSENDT.value,
-                reversal_orders.c.attempts == attempt,
-            )
+            .where(held_under(order_id, attempt))
             .values(next_attempt_at=lease_until, updated_at=now)
         )
         if result.rowcount:

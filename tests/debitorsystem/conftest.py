@@ -13,6 +13,7 @@ from uuid import UUID
 
 import pytest
 
+from indbetaling import kla
 from indbetaling.debitorsystem.service import DebitorService, NewClaim, PaymentRequest
 from indbetaling.fordring import LiableParty
 
@@ -96,9 +97,15 @@ def make_world(part_engine: Callable[[str, str], Any]) -> WorldFactory:
         service.create_authority(OTHER_CVR, "Andeby Kommune")
         fagsystem, other = uuid.uuid4(), uuid.uuid4()
         org_unit, other_unit = uuid.uuid4(), uuid.uuid4()
-        service.register_fagsystem(fagsystem, "Økonomisk Forvaltning", {CVR: [org_unit]})
+        every_type = list(kla.classes())  # both may use every shipped KLA class
         service.register_fagsystem(
-            other, "Borgerservice", {CVR: [other_unit], OTHER_CVR: [other_unit]}
+            fagsystem, "Økonomisk Forvaltning", {CVR: [org_unit]}, types={CVR: every_type}
+        )
+        service.register_fagsystem(
+            other,
+            "Borgerservice",
+            {CVR: [other_unit], OTHER_CVR: [other_unit]},
+            types={CVR: every_type, OTHER_CVR: every_type},
         )
         account = service.create_account(CVR, "KONTO.BORGER")
         other_account = service.create_account(OTHER_CVR, "KONTO.BORGER")

@@ -91,6 +91,13 @@ class Env:
         (order,) = change.orders
         return order
 
+    def hand_over_database(self) -> str:
+        """The ledger's database URL, its connections closed, for another process to use."""
+        engine = self.ledger.service.engine
+        url = engine.url.render_as_string(hide_password=False)
+        engine.dispose()
+        return url
+
     def status(self, order: ReversalOrder) -> store.DeliveryStatus:
         with read(self.ledger.service.engine) as conn:
             found = store.delivery_status(conn, order.id)
@@ -305,6 +312,20 @@ def test_run_relay_delivers_in_its_thread_until_stopped(env: Env) -> None:
     assert [o.order_id for o in pending_orders(env.wire.fagsystem_engine)] == [order.id]
 
 
+def relay_process(program: str, url: str, wire: ReversalWorld, *args: str) -> list[str]:
+    """The command line of a relay process `program` on the database `url`."""
+    return [
+        sys.executable,
+        "-c",
+        program,
+        url,
+        wire.base_url,
+        DEBITOR_CLIENT_ID,
+        DEBITOR_SECRET,
+        *args,
+    ]
+
+
 CHILD = """
 import sys
 from datetime import datetime
@@ -323,8 +344,7 @@ def test_an_order_survives_a_restart_of_the_debitorsystem_and_is_received_once(
 ) -> None:
     ledger, wire = env.ledger, env.wire
     order = env.over_covered()
-    url = ledger.service.engine.url.render_as_string(hide_password=False)
-    ledger.service.engine.dispose()
+    url = env.hand_over_database()
     # a relay process that is killed while its call is at the fagsystem: the fagsystem keeps
     # the order, the relay never learns the answer
     child: list[subprocess.Popen[bytes]] = []
@@ -337,16 +357,7 @@ def test_an_order_survives_a_restart_of_the_debitorsystem_and_is_received_once(
     wire.knows[ledger.fagsystem] = kill_the_relay
     child.append(
         subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                CHILD,
-                url,
-                wire.base_url,
-                DEBITOR_CLIENT_ID,
-                DEBITOR_SECRET,
-                env.now.isoformat(),
-            ],
+            relay_process(CHILD, url, wire, env.now.isoformat()),
         )
     )
     assert child[0].wait(timeout=120) == -signal.SIGKILL

@@ -37,12 +37,12 @@ def test_finds_only_payable_claims_of_the_calling_authority(world: World) -> Non
 
 
 def test_filters_by_account_and_types(world: World) -> None:
-    a = world.claim(10_000, claim_type_code="KRAV.A")
-    b = world.claim(10_000, claim_type_code="KRAV.B")
+    a = world.claim(10_000, claim_type_code="KRAV.SFO")
+    b = world.claim(10_000, claim_type_code="KRAV.MADORDNING")
     by_account = world.service.search(world.fagsystem, CVR, SearchRequest(account_id=world.account))
     assert sorted(ids(by_account)) == sorted([str(a), str(b)])
     by_type = world.service.search(
-        world.fagsystem, CVR, SearchRequest(part_id=PART, claim_type_code="KRAV.B")
+        world.fagsystem, CVR, SearchRequest(part_id=PART, claim_type_code="KRAV.MADORDNING")
     )
     assert ids(by_type) == [str(b)]
     by_account_type = world.service.search(

@@ -166,7 +166,7 @@ def test_bad_claims_are_refused(api: tuple[TestClient, World, dict[str, str]]) -
     client, world, headers = api
     body = {
         "DebitorkontoId": str(world.account),
-        "KravtypeKode": "KRAV",
+        "KravtypeKode": "KRAV.DAGTILBUD",
         "Hovedstol": "100",
         "Forfaldsdato": "2026-12-01",
         "SidsteRettidigeBetalingsdato": "2026-12-10",

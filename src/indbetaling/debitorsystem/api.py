@@ -15,7 +15,7 @@ from datetime import date
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from indbetaling.debitorsystem import domain
@@ -37,6 +37,12 @@ Amount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["1234.50"], max_
 BEARER = {"WWW-Authenticate": "Bearer"}
 STATUS_OF_CODE = {
     FejlKode.FORDRING_UKENDT: status.HTTP_404_NOT_FOUND,
+    FejlKode.TILBAGEFOERSELSORDRE_UKENDT: status.HTTP_404_NOT_FOUND,
+    FejlKode.DAEKNING_UKENDT: status.HTTP_404_NOT_FOUND,
+    FejlKode.FAGSYSTEM_UKENDT: status.HTTP_404_NOT_FOUND,
+    FejlKode.DEBITORKONTOTYPE_UKENDT: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    FejlKode.KRAVTYPE_UKENDT: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    FejlKode.KLASSE_UKENDT: status.HTTP_422_UNPROCESSABLE_CONTENT,
     FejlKode.BELOEB_UGYLDIGT: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
 
@@ -79,6 +85,24 @@ class TextIn(Wire):
     Tekst: FreeText | None = Field(default=None, max_length=200)
 
 
+class ReasonIn(Wire):
+    """Why a member of staff does a manual step (who is the staff token's name)."""
+
+    Begrundelse: str = Field(min_length=1, max_length=200)
+
+
+class SortimentIn(Wire):
+    """A fagsystem's sortiment for the authority: the ORG units it may pay from and the account
+    and claim types (KLA classes, `indbetaling.kla`) it may use."""
+
+    Organisationsenheder: list[UUID] = Field(max_length=1000)
+    Typer: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(max_length=1000)
+
+
+NEXT_KEY_HEADER = "FortsaettelsesNoegle"
+"""The response header carrying the key of a paged list's next page (absent on the last)."""
+
+
 def order_json(o: domain.ReversalOrder) -> dict[str, Any]:
     return {
         "TilbagefoerselsOrdreId": str(o.id),
@@ -93,6 +117,24 @@ def order_json(o: domain.ReversalOrder) -> dict[str, Any]:
         "Dannelsestidspunkt": instant_text(o.created_at),
         "Tilstand": o.state.value,
         "Bemaerkning": o.delivery_note,
+        "LukketAf": o.closed_by,
+        "Begrundelse": o.closed_reason,
+        "Lukketidspunkt": o.closed_at.isoformat() if o.closed_at else None,
+    }
+
+
+def overcoverage_json(ledger: ClaimLedger) -> dict[str, Any]:
+    """A claim with over-coverage that no open reversal order answers, and its other
+    coverages that staff may reverse to resolve it."""
+    return {
+        "FordringId": str(ledger.claim.id),
+        "Overdaekning": format_ore(ledger.overcoverage),
+        "UbesvaretOverdaekning": format_ore(domain.unanswered_overcoverage(ledger)),
+        "AndreDaekninger": [
+            {"DaekningId": str(c.id), "Beloeb": format_ore(c.amount)}
+            for c in ledger.coverages
+            if c.source is domain.CoverageSource.OTHER and not c.reversed
+        ],
     }
 
 
@@ -164,6 +206,18 @@ def staff_router(service: DebitorService) -> APIRouter:
         return cvr
 
     Cvr = Annotated[str, Depends(authority)]  # noqa: N806 - a type alias
+
+    def staff_member(cvr: Cvr, authorization: Annotated[str | None, Header()] = None) -> str:
+        """Who calls (the staff token's name); the token was checked by `authority`."""
+        del cvr
+        name = service.staff_name((authorization or "").partition(" ")[2].strip())
+        if name is None:  # the token was withdrawn between the two look-ups
+            raise ProblemError(401, "IKKE_AUTENTIFICERET", "Ukendt token", BEARER)
+        return name
+
+    StaffMember = Annotated[str, Depends(staff_member)]  # noqa: N806 - a type alias
+    Size = Annotated[int, Query(alias="Antal", ge=1, le=1000)]  # noqa: N806 - a type alias
+    Key = Annotated[str | None, Query(alias="FortsaettelsesNoegle", max_length=400)]  # noqa: N806
     errors: dict[int | str, dict[str, Any]] = {
         c: {"model": Problem} for c in (401, 403, 404, 409, 422)
     }
@@ -290,7 +344,72 @@ def staff_router(service: DebitorService) -> APIRouter:
         )
 
     @router.get("/tilbagefoerselsordrer")
-    def orders(cvr: Cvr, tilstand: domain.OrderState | None = None) -> list[dict[str, Any]]:
-        return [order_json(o) for o in service.reversal_orders(cvr, tilstand)]
+    def orders(
+        cvr: Cvr,
+        response: Response,
+        *,
+        state: Annotated[domain.OrderState | None, Query(alias="Tilstand")] = None,
+        tilstand: Annotated[
+            domain.OrderState | None, Query(deprecated=True, description="Use Tilstand")
+        ] = None,
+        key: Key = None,
+        size: Size = 100,
+    ) -> list[dict[str, Any]]:
+        """A page of the authority's reversal orders, newest first; the next page's key is in
+        the `FortsaettelsesNoegle` response header (bound to this query), absent on the last."""
+        page, next_key = _call(service.reversal_orders_page, cvr, state or tilstand, key, size)
+        if next_key:
+            response.headers[NEXT_KEY_HEADER] = next_key
+        return [order_json(o) for o in page]
 
+    _manual_routes(router, service, Cvr=Cvr, StaffMember=StaffMember, Key=Key, Size=Size)
     return router
+
+
+def _manual_routes(
+    router: APIRouter,
+    service: DebitorService,
+    *,
+    Cvr: Any,  # noqa: N803 - the type aliases of `staff_router`
+    StaffMember: Any,  # noqa: N803
+    Key: Any,  # noqa: N803
+    Size: Any,  # noqa: N803
+) -> None:
+    """The staff's manual handling (closing orders, resolving over-coverage) and sortiment."""
+
+    @router.post("/tilbagefoerselsordrer/{order_id}/lukning")
+    def close_order(cvr: Cvr, order_id: UUID, body: ReasonIn, who: StaffMember) -> dict[str, Any]:
+        """Close an order that waits for manual handling (MANUEL → LUKKET); 409 otherwise."""
+        return order_json(_call(service.close_order, cvr, order_id, who, body.Begrundelse))
+
+    @router.put("/fagsystemer/{fagsystem_id}/sortiment")
+    def set_sortiment(cvr: Cvr, fagsystem_id: UUID, body: SortimentIn) -> dict[str, Any]:
+        """Replace the fagsystem's sortiment for this authority (R10); unknown class → 422."""
+        _call(service.set_assortment, cvr, fagsystem_id, body.Organisationsenheder, body.Typer)
+        return get_sortiment(cvr, fagsystem_id)
+
+    @router.get("/fagsystemer/{fagsystem_id}/sortiment")
+    def get_sortiment(cvr: Cvr, fagsystem_id: UUID) -> dict[str, Any]:
+        units, types = _call(service.assortment, cvr, fagsystem_id)
+        return {"Organisationsenheder": [str(u) for u in units], "Typer": types}
+
+    @router.get("/overdaekninger")
+    def overcoverages(
+        cvr: Cvr, response: Response, key: Key = None, size: Size = 100
+    ) -> list[dict[str, Any]]:
+        """Claims with over-coverage that no open reversal order answers (from other
+        coverages, ANDEN, which no fagsystem reverses), by FordringId, paged like the orders."""
+        page, next_key = _call(service.unanswered_overcoverages, cvr, key, size)
+        if next_key:
+            response.headers[NEXT_KEY_HEADER] = next_key
+        return [overcoverage_json(ledger) for ledger in page]
+
+    @router.post("/fordringer/{claim_id}/daekninger/{coverage_id}/tilbagefoersel")
+    def reverse_other_coverage(
+        cvr: Cvr, claim_id: UUID, coverage_id: UUID, body: ReasonIn, who: StaffMember
+    ) -> dict[str, Any]:
+        """Reverse another coverage (ANDEN) in full to resolve over-coverage (see `manual`)."""
+        change = _call(
+            service.reverse_other_coverage, cvr, claim_id, coverage_id, who, body.Begrundelse
+        )
+        return ledger_json(change.ledger)

@@ -26,6 +26,7 @@ from indbetaling.caller import CallerVerifier
 from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID
 from indbetaling.debitorsystem import store
 from indbetaling.debitorsystem.api import staff_router
+from indbetaling.debitorsystem.payability import run_payability_loop
 from indbetaling.debitorsystem.relay import (
     RelaySettings,
     ReversalOrderClient,
@@ -78,6 +79,9 @@ def build(
                 log.exception("forgetting old idempotent answers failed; trying again later")
             stop.wait(PURGE_INTERVAL_SECONDS)
 
+    def announce_payability_by_date(stop: threading.Event) -> None:
+        run_payability_loop(stop, service)
+
     return DebitorsystemApp(
         name="debitorsystem",
         engine=engine,
@@ -85,6 +89,7 @@ def build(
         threads=[
             ("tilbageførselsordrer", deliver_reversal_orders),
             ("glemte svar", forget_old_answers),
+            ("betalbarhed", announce_payability_by_date),
         ],
         tasks=[("beskedafsendelse", publish_claim_messages)],
         service=service,

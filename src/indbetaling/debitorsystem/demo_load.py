@@ -24,6 +24,7 @@ from indbetaling.debitorsystem import store
 from indbetaling.debitorsystem.demo_progress import ClaimProgress
 from indbetaling.debitorsystem.demo_rows import (
     COLUMNS,
+    DEMO_TYPES,
     DRAWN_COLUMNS,
     JOINT,
     PRIMARY,
@@ -179,6 +180,7 @@ def _write_parties(conn: Connection, plan: DemoPlan) -> None:
         store.insert_fagsystem(
             conn, f.id, f.name, f.org_units, accepts_reversal_orders=f.accepts_reversal_orders
         )
+        store.insert_assortment_types(conn, f.id, dict.fromkeys(f.org_units, DEMO_TYPES))
 
 
 def _drop_secondary_indexes(conn: Connection) -> list[str]:

@@ -72,6 +72,9 @@ CLAIM_TYPES: Mapping[str, tuple[ClaimType, ...]] = {
     ),
 }
 ACCOUNT_TYPES = tuple(CLAIM_TYPES)
+DEMO_TYPES = (*ACCOUNT_TYPES, *(c[0] for types in CLAIM_TYPES.values() for c in types))
+"""Every type the demo uses (KLA classes of `indbetaling.kla`): each demo fagsystem's sortiment
+names them for each of its authorities."""
 ACCOUNT_TYPE_WEIGHTS = (0.6, 0.3, 0.1)
 
 

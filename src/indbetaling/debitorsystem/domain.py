@@ -29,6 +29,17 @@ class FejlKode(StrEnum):
     INDBETALINGID_KONFLIKT = "INDBETALINGID_KONFLIKT"
     TRANSAKTION_KONFLIKT = "TRANSAKTION_KONFLIKT"
     TILBAGEFOERSELSORDRE_UKENDT = "TILBAGEFOERSELSORDRE_UKENDT"
+    # collections staff's manual handling (`manual`)
+    TILBAGEFOERSELSORDRE_IKKE_MANUEL = "TILBAGEFOERSELSORDRE_IKKE_MANUEL"
+    DAEKNING_UKENDT = "DAEKNING_UKENDT"
+    DAEKNING_ER_INDBETALING = "DAEKNING_ER_INDBETALING"
+    DAEKNING_TILBAGEFOERT = "DAEKNING_TILBAGEFOERT"
+    INGEN_UBESVARET_OVERDAEKNING = "INGEN_UBESVARET_OVERDAEKNING"
+    # the sortiment: types are KLA classes (`indbetaling.kla`, R10)
+    DEBITORKONTOTYPE_UKENDT = "DEBITORKONTOTYPE_UKENDT"
+    KRAVTYPE_UKENDT = "KRAVTYPE_UKENDT"
+    KLASSE_UKENDT = "KLASSE_UKENDT"
+    FAGSYSTEM_UKENDT = "FAGSYSTEM_UKENDT"
 
 
 class Rejected(Exception):
@@ -67,6 +78,8 @@ class OrderState(StrEnum):
     MODTAGET = "MODTAGET"
     UDFOERT = "UDFOERT"
     MANUEL = "MANUEL"
+    LUKKET = "LUKKET"
+    """Closed by collections staff after manual handling (from MANUEL only), with who and why."""
 
 
 OPEN_ORDER_STATES = frozenset(
@@ -142,6 +155,10 @@ class ReversalOrder:
     state: OrderState = OrderState.OPRETTET
     delivery_note: str | None = None
     """Why delivery stopped or is waiting (e.g. the reason for MANUEL), for collections staff."""
+    closed_by: str | None = None
+    closed_reason: str | None = None
+    closed_at: datetime | None = None
+    """Who closed the order after manual handling (LUKKET), why, and when."""
 
     @property
     def is_open(self) -> bool:

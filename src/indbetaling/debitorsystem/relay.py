@@ -10,13 +10,19 @@ the owner answers:
 - `AFVIST` (e.g. `INDBETALING_UKENDT`) → state MANUEL with the owner's reason;
 - no endpoint on record (the fagsystem is registered with `accepts_reversal_orders` false, or
   the gateway answers that it knows no endpoint for it) → state MANUEL, for manual advice; the
-  staff API lists them (`…/tilbagefoerselsordrer?tilstand=MANUEL`);
+  staff API lists them (`…/tilbagefoerselsordrer?Tilstand=MANUEL`) and closes each after its
+  manual handling (`…/tilbagefoerselsordrer/{id}/lukning`, with who and why: LUKKET);
 - anything else (no answer, HTTP 5xx, a refused token, `FEJLET`) → tried again later.
 
-Restart safety: an order is claimed in a short transaction (AFSENDT, with a lease until
+Restart safety: an order is claimed in a short transaction (AFSENDT, with a short lease until
 `next_attempt_at`), sent with no transaction open, and its outcome recorded in another short
-transaction, only if the claim is still the newest (`attempts` is the fencing token). A relay
-that dies mid-call leaves the order AFSENDT; when the lease runs out any relay sends it again.
+transaction, only if the claim is still the newest (`attempts` is the fencing token). While a
+relay works on its batch a heartbeat renews the lease of every order of the batch it has not yet
+recorded, again only under its own claim; a slow fagsystem therefore keeps its order with the
+relay that is calling it, while a relay that dies (a crash, SIGKILL, power loss) stops renewing,
+so its orders are due again within one lease (`lease_seconds`, 15 s by default) and any relay
+sends them again. Nothing depends on knowing which relay is gone, so it holds with any number of
+relay processes.
 Every send of one order carries the same TransactionUUID (derived from the order id), and the
 fagsystem keys orders by TilbagefoerselsOrdreId, so a repeat is received once in effect.
 Several relay processes may run at once (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite's single
@@ -30,6 +36,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,9 +82,12 @@ class RelaySettings:
     client_id: str
     client_secret: str
     """The debitorsystem's client credentials at the platform's token service."""
-    lease_seconds: float = 300.0
-    """How long a claimed order is left alone before another relay may send it again; longer
-    than a token fetch plus a call (`http_timeout_seconds`)."""
+    lease_seconds: float = 15.0
+    """How long a claimed order is left alone before another relay may send it again, unless
+    its relay renews the lease (every `heartbeat_seconds` while it works on the batch)."""
+    heartbeat_seconds: float = 3.0
+    """How often a working relay renews the leases of the orders it holds; at most a third of
+    `lease_seconds`, so one late renewal does not lose an order that is being sent."""
     http_timeout_seconds: float = 60.0
     backoff_base_seconds: float = 5.0
     backoff_cap_seconds: float = 3600.0
@@ -86,8 +96,10 @@ class RelaySettings:
     """How often an idle `run_relay` looks for due orders."""
 
     def __post_init__(self) -> None:
-        if self.http_timeout_seconds * 2 >= self.lease_seconds:
-            raise ValueError("lease_seconds must be well over twice http_timeout_seconds")
+        if not 0 < self.heartbeat_seconds * 3 <= self.lease_seconds:
+            raise ValueError("heartbeat_seconds must be positive and at most lease_seconds / 3")
+        if self.http_timeout_seconds <= 0:
+            raise ValueError("http_timeout_seconds must be positive")
         if not 0 < self.backoff_base_seconds <= self.backoff_cap_seconds:
             raise ValueError("backoff needs 0 < backoff_base_seconds <= backoff_cap_seconds")
         if self.batch_size < 1 or self.poll_seconds <= 0:
@@ -249,16 +261,20 @@ class ReversalOrderRelay:
             claimed = store.claim_due_orders(
                 conn, now=now, lease_until=lease_until, limit=settings.batch_size
             )
-        for item in claimed:
-            if not item.owner_accepts:
-                result = SendResult(Verdict.MANUAL, NO_ENDPOINT_TEXT)
-            else:
-                try:
-                    result = self.client.send(item.order)
-                except Exception as exc:  # a fault of our own: try again after the backoff
-                    log.exception("sending reversal order %s failed", item.order.id)
-                    result = SendResult(Verdict.RETRY, f"{type(exc).__name__}: {exc}")
-            self._record(item, result, now)
+        if not claimed:
+            return 0
+        with LeaseHeartbeat(self.engine, claimed, now, settings) as heartbeat:
+            for item in claimed:
+                if not item.owner_accepts:
+                    result = SendResult(Verdict.MANUAL, NO_ENDPOINT_TEXT)
+                else:
+                    try:
+                        result = self.client.send(item.order)
+                    except Exception as exc:  # a fault of our own: try again after the backoff
+                        log.exception("sending reversal order %s failed", item.order.id)
+                        result = SendResult(Verdict.RETRY, f"{type(exc).__name__}: {exc}")
+                heartbeat.done(item)
+                self._record(item, result, now)
         return len(claimed)
 
     def _record(self, item: store.ClaimedOrder, result: SendResult, now: datetime) -> None:
@@ -287,6 +303,71 @@ class ReversalOrderRelay:
             ": " if error else "",
             error or "",
         )
+
+
+class LeaseHeartbeat:
+    """Renews, every `heartbeat_seconds` in a thread of its own, the leases of the claimed
+    orders not yet `done`, each only under its own claim (`attempts`); an order that moved on
+    (reversed meanwhile, or claimed by another relay after a lapse) is dropped.
+
+    The lease is counted from the batch's `now` plus the time that has passed since, so a relay
+    run with a clock of its own (tests, replays) renews in that clock's terms.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        claimed: list[store.ClaimedOrder],
+        now: datetime,
+        settings: RelaySettings,
+    ) -> None:
+        self.engine = engine
+        self.now = now
+        self.settings = settings
+        self._held = {item.order.id: item.attempt for item in claimed}
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="tilbageførselsordrer-lease", daemon=True
+        )
+
+    def __enter__(self) -> LeaseHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def done(self, item: store.ClaimedOrder) -> None:
+        """`item`'s outcome is about to be recorded: its lease is no longer renewed."""
+        with self._lock:
+            self._held.pop(item.order.id, None)
+
+    def renew(self) -> int:
+        """Extend the held leases once; the number still held."""
+        with self._lock:
+            held = dict(self._held)
+        if not held:
+            return 0
+        elapsed = timedelta(seconds=time.monotonic() - self._started)
+        now = self.now + elapsed
+        until = now + timedelta(seconds=self.settings.lease_seconds)
+        with db.write(self.engine) as conn:
+            kept = store.renew_leases(conn, held, lease_until=until, now=now)
+        with self._lock:
+            for order_id in set(held) - kept:
+                self._held.pop(order_id, None)
+            return len(self._held)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.heartbeat_seconds):
+            try:
+                if self.renew() == 0:
+                    return
+            except Exception:  # the database is away: the next beat tries again
+                log.exception("renewing the leases of reversal orders failed")
 
 
 def run_relay(

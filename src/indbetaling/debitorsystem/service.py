@@ -153,7 +153,8 @@ class DebitorService(StaffUseCases):
 
     def search(self, caller: UUID, cvr: str, request: SearchRequest) -> Answer:
         """SoegFordringTilIndbetaling (IF01): the calling authority's payable claims, paged."""
-        del caller  # every fagsystem with an agreement sees the authority's payable claims
+        # every fagsystem with an agreement sees the authority's payable claims; a type filter
+        # outside its sortiment for the authority finds nothing (R10, `store.ClaimQuery`)
         if not (request.part_id or request.account_id or request.claim_id):
             raise InvalidRequest("Angiv mindst én af PartId, DebitorkontoId og FordringId")
         if not 1 <= request.max_count <= MAX_PAGE:
@@ -170,6 +171,7 @@ class DebitorService(StaffUseCases):
             claim_id=request.claim_id,
             account_type_code=request.account_type_code,
             claim_type_code=request.claim_type_code,
+            fagsystem_id=caller,
         )
         after = _read_cursor(request.cursor, query) if request.cursor else None
         today = self.today()

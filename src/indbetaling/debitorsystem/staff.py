@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
@@ -19,8 +19,8 @@ from uuid import UUID
 
 from sqlalchemy import Connection
 
-from indbetaling import db, idempotency
-from indbetaling.debitorsystem import domain, store
+from indbetaling import db, idempotency, kla
+from indbetaling.debitorsystem import domain, manual, paging, store
 from indbetaling.debitorsystem.domain import ClaimLedger, FejlKode, Rejected
 from indbetaling.debitorsystem.transactions import InvalidRequest, UseCases
 from indbetaling.fordring import LiableParty
@@ -29,6 +29,10 @@ from indbetaling.ids import InvalidId, parse_part_id
 T = TypeVar("T")
 Step = Callable[[Connection, datetime], T]
 """One staff use case's work inside an open write transaction, at a given now."""
+
+STAFF_PAGE = 100
+"""Items per page of the staff's paged lists unless `Antal` says otherwise."""
+STAFF_PAGE_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -81,15 +85,38 @@ class StaffUseCases(UseCases):
         self,
         fagsystem_id: UUID,
         name: str,
-        org_units: dict[str, list[UUID]],
+        org_units: Mapping[str, Sequence[UUID]],
         *,
         accepts_reversal_orders: bool = True,
+        types: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        """A fagsystem and its assortment: the ORG units it may pay from, per authority (R10)."""
+        """A fagsystem and its sortiment per authority (R10): the ORG units it may pay from
+        and the account and claim types (KLA classes) it may use."""
+        types = types or {}
+        for codes in types.values():
+            _check_classes(codes)
         with db.write(self.engine) as conn:
             store.insert_fagsystem(
                 conn, fagsystem_id, name, org_units, accepts_reversal_orders=accepts_reversal_orders
             )
+            store.insert_assortment_types(conn, fagsystem_id, types)
+
+    def set_assortment(
+        self, cvr: str, fagsystem_id: UUID, org_units: Sequence[UUID], types: Sequence[str]
+    ) -> None:
+        """Replace the fagsystem's sortiment for this authority (its ORG units and types)."""
+        _check_classes(types)
+        with db.write(self.engine) as conn:
+            if not store.fagsystem_exists(conn, fagsystem_id):
+                raise Rejected(FejlKode.FAGSYSTEM_UKENDT, "Fagsystemet findes ikke")
+            store.set_assortment(conn, fagsystem_id, cvr, org_units=org_units, types=types)
+
+    def assortment(self, cvr: str, fagsystem_id: UUID) -> tuple[list[UUID], list[str]]:
+        """The fagsystem's sortiment for this authority: ORG units and types."""
+        with db.read(self.engine) as conn:
+            if not store.fagsystem_exists(conn, fagsystem_id):
+                raise Rejected(FejlKode.FAGSYSTEM_UKENDT, "Fagsystemet findes ikke")
+            return store.assortment_of(conn, fagsystem_id, cvr)
 
     def _run(self, step: Step[T]) -> T:
         """One step in one write transaction, run again whole if it lost a race."""
@@ -135,6 +162,12 @@ class StaffUseCases(UseCases):
     def account_step(
         self, cvr: str, type_code: str, owner_fagsystem_id: UUID | None = None
     ) -> Step[UUID]:
+        if not kla.is_class(type_code, kla.Facet.ACCOUNT_TYPE):
+            raise Rejected(
+                FejlKode.DEBITORKONTOTYPE_UKENDT,
+                f"DebitorkontoTypeKode {type_code!r} er ikke en kendt KLA-klasse for kontotyper",
+            )
+
         def step(conn: Connection, now: datetime) -> UUID:
             account_id = self.new_id()
             if not store.authority_exists(conn, cvr):
@@ -153,6 +186,11 @@ class StaffUseCases(UseCases):
 
     def claim_step(self, cvr: str, new: NewClaim) -> Step[ClaimLedger]:
         check_new_claim(new)
+        if not kla.is_class(new.claim_type_code, kla.Facet.CLAIM_TYPE):
+            raise Rejected(
+                FejlKode.KRAVTYPE_UKENDT,
+                f"KravtypeKode {new.claim_type_code!r} er ikke en kendt KLA-klasse for kravtyper",
+            )
 
         def step(conn: Connection, now: datetime) -> ClaimLedger:
             claim_id = self.new_id()
@@ -279,6 +317,134 @@ class StaffUseCases(UseCases):
     ) -> list[domain.ReversalOrder]:
         with db.read(self.engine) as conn:
             return store.authority_orders(conn, cvr, state, limit)
+
+    # -- manual handling of reversal orders and over-coverage (`manual`)
+
+    def staff_name(self, token: str) -> str | None:
+        """The name a staff token was issued to (who did what), or None for an unknown token."""
+        with db.read(self.engine) as conn:
+            return store.staff_token_name(conn, _sha256(token))
+
+    def reversal_orders_page(
+        self,
+        cvr: str,
+        state: domain.OrderState | None,
+        key: str | None,
+        size: int = STAFF_PAGE,
+    ) -> tuple[list[domain.ReversalOrder], str | None]:
+        """A page of the authority's orders, newest first, and the key of the next page."""
+        _check_size(size)
+        query = ("tilbagefoerselsordrer", cvr, state.value if state else None)
+        after = None
+        if key:
+            created, order_id = paging.read_key(key, query, 2)
+            after = (_parse_instant(created), _parse_uuid(order_id))
+        with db.read(self.engine) as conn:
+            found = store.authority_orders_page(conn, cvr, state, after=after, limit=size + 1)
+        page = found[:size]
+        more = len(found) > size
+        next_key = (
+            paging.make_key(query, [page[-1].created_at.isoformat(), str(page[-1].id)])
+            if more
+            else None
+        )
+        return page, next_key
+
+    def close_order(self, cvr: str, order_id: UUID, by: str, reason: str) -> domain.ReversalOrder:
+        """Close an order that waits for manual handling (MANUEL → LUKKET), with who and why."""
+        if not reason.strip():
+            raise InvalidRequest("Begrundelse skal udfyldes")
+
+        def attempt() -> domain.ReversalOrder:
+            now = self.clock()
+            with db.write(self.engine) as conn:
+                order = store.authority_order(conn, cvr, order_id, lock=True)
+                if order is None:
+                    raise Rejected(
+                        FejlKode.TILBAGEFOERSELSORDRE_UKENDT, "Tilbageførselsordren findes ikke"
+                    )
+                closed = manual.close_order(order, by=by, reason=reason.strip(), now=now)
+                if not store.close_order(conn, closed, now):
+                    raise Rejected(
+                        FejlKode.TILBAGEFOERSELSORDRE_IKKE_MANUEL,
+                        "Tilbageførselsordren er ikke længere til manuel behandling",
+                    )
+                return closed
+
+        return self._retrying(attempt)
+
+    def unanswered_overcoverages(
+        self, cvr: str, key: str | None, size: int = STAFF_PAGE
+    ) -> tuple[list[ClaimLedger], str | None]:
+        """A page (by claim id) of the authority's claims with over-coverage that no open
+        reversal order answers, e.g. from other coverages (ANDEN), and the key of the next."""
+        _check_size(size)
+        query = ("overdaekninger", cvr)
+        after = _parse_uuid(paging.read_key(key, query, 1)[0]) if key else None
+        found: list[ClaimLedger] = []
+        more = False
+        with db.read(self.engine) as conn:
+            while not more:
+                ids = store.overcovered_claim_ids(conn, cvr, after=after, limit=size + 1)
+                ledgers = store.load_ledgers(conn, ids)
+                for claim_id in ids:
+                    if domain.unanswered_overcoverage(ledgers[claim_id]) == 0:
+                        continue
+                    if len(found) == size:
+                        more = True
+                        break
+                    found.append(ledgers[claim_id])
+                if len(ids) <= size:
+                    break
+                after = ids[-1]
+        next_key = paging.make_key(query, [str(found[-1].claim.id)]) if more else None
+        return found, next_key
+
+    def reverse_other_coverage(
+        self, cvr: str, claim_id: UUID, coverage_id: UUID, by: str, reason: str
+    ) -> LedgerChange:
+        """Reverse another coverage (ANDEN) that over-covers the claim, with who and why."""
+        if not reason.strip():
+            raise InvalidRequest("Begrundelse skal udfyldes")
+
+        def change(conn: Connection, ledger: ClaimLedger, now: datetime) -> LedgerChange:
+            after, coverage = manual.reverse_other_coverage(ledger, coverage_id)
+            store.insert_staff_reversal(
+                conn, coverage.id, staff_name=by, text=reason.strip(), now=now
+            )
+            return LedgerChange(after, ())
+
+        return self._change_claim(cvr, claim_id, change)
+
+
+def _check_classes(codes: Iterable[str]) -> None:
+    unknown = sorted(c for c in codes if not kla.is_class(c))
+    if unknown:
+        raise Rejected(
+            FejlKode.KLASSE_UKENDT, f"Ikke kendte KLA-klasser i sortimentet: {', '.join(unknown)}"
+        )
+
+
+def _check_size(size: int) -> None:
+    if not 1 <= size <= STAFF_PAGE_MAX:
+        raise InvalidRequest(f"Antal skal være mellem 1 og {STAFF_PAGE_MAX}")
+
+
+def _parse_uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise InvalidRequest("FortsaettelsesNoegle er ugyldig") from None
+
+
+def _parse_instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest("FortsaettelsesNoegle er ugyldig") from None
+    if instant.tzinfo is None:
+        raise InvalidRequest("FortsaettelsesNoegle er ugyldig")
+    return instant
 
 
 def _key_conflict() -> idempotency.JsonObject:

@@ -91,6 +91,14 @@ assortment = Table(
     Column("org_unit_id", Uuid, primary_key=True),
 )
 
+assortment_types = Table(
+    "assortment_types",
+    metadata,
+    Column("fagsystem_id", Uuid, ForeignKey("fagsystems.id"), primary_key=True),
+    Column("authority_cvr", String(8), ForeignKey("authorities.cvr"), primary_key=True),
+    Column("type_code", String(40), primary_key=True),
+)
+
 accounts = Table(
     "accounts",
     metadata,
@@ -171,6 +179,7 @@ reversals = Table(
     Column("order_id", Uuid, nullable=True),
     Column("text", String(200), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("staff_name", String(200), nullable=True),
 )
 
 write_downs = Table(
@@ -204,10 +213,22 @@ reversal_orders = Table(
     Column("last_error", String(500), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("closed_by", String(200), nullable=True),
+    Column("closed_reason", String(500), nullable=True),
+    Column("closed_at", UtcDateTime, nullable=True),
     CheckConstraint("amount_ore > 0", name="amount_positive"),
     CheckConstraint("overcoverage_ore > 0", name="overcoverage_positive"),
     Index("ix_reversal_orders_state", "state", "next_attempt_at"),
     Index("ix_reversal_orders_authority", "authority_cvr", "created_at"),
+)
+
+announced_payability = Table(
+    "announced_payability",
+    metadata,
+    Column("claim_id", Uuid, ForeignKey("claims.id"), primary_key=True),
+    # 1 when the claim's last message told of a payable claim, else 0
+    Column("payable", Integer, nullable=False),
+    Column("announced_at", UtcDateTime, nullable=False),
 )
 
 staff_tokens = Table(
@@ -358,6 +379,9 @@ def order_from_row(o: Row[Any]) -> ReversalOrder:
         created_at=o.created_at,
         state=OrderState(o.state),
         delivery_note=o.last_error,
+        closed_by=o.closed_by,
+        closed_reason=o.closed_reason,
+        closed_at=o.closed_at,
     )
 
 
@@ -451,6 +475,17 @@ class ClaimQuery:
     claim_id: UUID | None = None
     account_type_code: str | None = None
     claim_type_code: str | None = None
+    fagsystem_id: UUID | None = None
+    """The caller: a type filter names a type of its sortiment for the authority, or finds
+    nothing (R10). None: no sortiment applies (the debitorsystem's own use)."""
+
+
+def _in_caller_assortment(query: ClaimQuery, code: str) -> ColumnElement[bool]:
+    return exists().where(
+        assortment_types.c.fagsystem_id == query.fagsystem_id,
+        assortment_types.c.authority_cvr == query.authority_cvr,
+        assortment_types.c.type_code == code,
+    )
 
 
 def payable_claim_ids(
@@ -476,6 +511,8 @@ def payable_claim_ids(
         )
     if query.claim_type_code is not None:
         conditions.append(claims.c.claim_type_code == query.claim_type_code)
+        if query.fagsystem_id is not None:
+            conditions.append(_in_caller_assortment(query, query.claim_type_code))
     if query.account_type_code is not None:
         conditions.append(
             exists().where(
@@ -485,6 +522,8 @@ def payable_claim_ids(
                 )
             )
         )
+        if query.fagsystem_id is not None:
+            conditions.append(_in_caller_assortment(query, query.account_type_code))
     if after is not None:
         conditions.append(claims.c.id > after)
     rows = conn.execute(
@@ -540,6 +579,58 @@ def authority_orders(
     return [order_from_row(r) for r in conn.execute(query)]
 
 
+def authority_orders_page(
+    conn: Connection,
+    authority_cvr: str,
+    state: OrderState | None,
+    *,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[ReversalOrder]:
+    """A page of the authority's reversal orders (in one state, if given), newest first and by
+    id within one instant, so pages never skip or repeat an order; `after` is the last
+    (created_at, id) of the previous page."""
+    query = select(reversal_orders).where(reversal_orders.c.authority_cvr == authority_cvr)
+    if state is not None:
+        query = query.where(reversal_orders.c.state == state.value)
+    if after is not None:
+        created, order_id = after
+        query = query.where(
+            or_(
+                reversal_orders.c.created_at < created,
+                and_(reversal_orders.c.created_at == created, reversal_orders.c.id < order_id),
+            )
+        )
+    query = query.order_by(reversal_orders.c.created_at.desc(), reversal_orders.c.id.desc())
+    return [order_from_row(r) for r in conn.execute(query.limit(limit))]
+
+
+def authority_order(
+    conn: Connection, authority_cvr: str, order_id: UUID, *, lock: bool = False
+) -> ReversalOrder | None:
+    """One of the authority's reversal orders (row-locked on PostgreSQL with `lock`)."""
+    query = select(reversal_orders).where(
+        reversal_orders.c.id == order_id, reversal_orders.c.authority_cvr == authority_cvr
+    )
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return None if row is None else order_from_row(row)
+
+
+def overcovered_claim_ids(
+    conn: Connection, authority_cvr: str, *, after: UUID | None, limit: int
+) -> list[UUID]:
+    """Ids (ascending, after `after`) of the authority's claims whose coverages exceed what is
+    owed (Restance < 0)."""
+    query = select(claims.c.id).where(
+        claims.c.authority_cvr == authority_cvr, restance_column() < 0
+    )
+    if after is not None:
+        query = query.where(claims.c.id > after)
+    return [r.id for r in conn.execute(query.order_by(claims.c.id).limit(limit))]
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 
@@ -568,6 +659,60 @@ def insert_fagsystem(
     ]
     if rows:
         conn.execute(assortment.insert(), rows)
+
+
+def insert_assortment_types(
+    conn: Connection, fagsystem_id: UUID, types: Mapping[str, Sequence[str]]
+) -> None:
+    """Add KLA types to the fagsystem's sortiment, per authority CVR."""
+    rows = [
+        {"fagsystem_id": fagsystem_id, "authority_cvr": cvr, "type_code": code}
+        for cvr, codes in types.items()
+        for code in dict.fromkeys(codes)
+    ]
+    if rows:
+        conn.execute(assortment_types.insert(), rows)
+
+
+def set_assortment(
+    conn: Connection,
+    fagsystem_id: UUID,
+    authority_cvr: str,
+    *,
+    org_units: Sequence[UUID],
+    types: Sequence[str],
+) -> None:
+    """The fagsystem's sortiment for one authority, replacing what it was: the ORG units it may
+    pay from and the KLA types it may use."""
+    for table in (assortment, assortment_types):
+        conn.execute(
+            table.delete().where(
+                table.c.fagsystem_id == fagsystem_id, table.c.authority_cvr == authority_cvr
+            )
+        )
+    key = {"fagsystem_id": fagsystem_id, "authority_cvr": authority_cvr}
+    if org_units:
+        conn.execute(
+            assortment.insert(), [{**key, "org_unit_id": u} for u in dict.fromkeys(org_units)]
+        )
+    if types:
+        conn.execute(
+            assortment_types.insert(), [{**key, "type_code": t} for t in dict.fromkeys(types)]
+        )
+
+
+def assortment_of(
+    conn: Connection, fagsystem_id: UUID, authority_cvr: str
+) -> tuple[list[UUID], list[str]]:
+    """The fagsystem's sortiment for one authority: its ORG units and its types, sorted."""
+    found: list[list[Any]] = []
+    for table, column in ((assortment, "org_unit_id"), (assortment_types, "type_code")):
+        query = select(table.c[column]).where(
+            table.c.fagsystem_id == fagsystem_id, table.c.authority_cvr == authority_cvr
+        )
+        found.append([r[0] for r in conn.execute(query.order_by(table.c[column]))])
+    units, types = found
+    return units, [str(t) for t in types]
 
 
 def insert_account(
@@ -663,6 +808,46 @@ def insert_reversal(
             created_at=now,
         )
     )
+
+
+STAFF_REVERSAL_REASON = "OPKRAEVNING"
+"""`reversals.reason` of another coverage reversed by collections staff (never on the wire)."""
+
+
+def insert_staff_reversal(
+    conn: Connection, coverage_id: UUID, *, staff_name: str, text: str, now: datetime
+) -> None:
+    """Another coverage reversed by a member of collections staff, with who and why."""
+    row = {"reason": STAFF_REVERSAL_REASON, "staff_name": staff_name, "order_id": None}
+    conn.execute(
+        reversals.insert(), [{"coverage_id": coverage_id, "text": text, "created_at": now, **row}]
+    )
+
+
+def close_order(conn: Connection, order: ReversalOrder, now: datetime) -> bool:
+    """Store `order`'s closing (LUKKET), only from MANUEL; False when it was no longer MANUEL."""
+    result = conn.execute(
+        update(reversal_orders)
+        .where(
+            reversal_orders.c.id == order.id,
+            reversal_orders.c.state == OrderState.MANUEL.value,
+        )
+        .values(
+            state=OrderState.LUKKET.value,
+            closed_by=order.closed_by,
+            closed_reason=order.closed_reason,
+            closed_at=order.closed_at,
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def staff_token_name(conn: Connection, token_sha256: str) -> str | None:
+    row = conn.execute(
+        select(staff_tokens.c.name).where(staff_tokens.c.token_sha256 == token_sha256)
+    ).first()
+    return None if row is None else str(row.name)
 
 
 def insert_write_down(conn: Connection, wd: WriteDown, now: datetime) -> None:
@@ -790,6 +975,15 @@ def claim_due_orders(
     return claimed
 
 
+def held_under(order_id: UUID, attempt: int) -> ColumnElement[bool]:
+    """The order is still AFSENDT under claim `attempt` (the fencing token)."""
+    return and_(
+        reversal_orders.c.id == order_id,
+        reversal_orders.c.state == OrderState.AFSENDT.value,
+        reversal_orders.c.attempts == attempt,
+    )
+
+
 def record_delivery(
     conn: Connection,
     order_id: UUID,
@@ -804,11 +998,7 @@ def record_delivery(
     on meanwhile: executed by a reversal, or claimed again after the lease ran out."""
     result = conn.execute(
         update(reversal_orders)
-        .where(
-            reversal_orders.c.id == order_id,
-            reversal_orders.c.state == OrderState.AFSENDT.value,
-            reversal_orders.c.attempts == attempt,
-        )
+        .where(held_under(order_id, attempt))
         .values(
             state=state.value,
             next_attempt_at=next_attempt_at,
@@ -817,6 +1007,24 @@ def record_delivery(
         )
     )
     return bool(result.rowcount)
+
+
+def renew_leases(
+    conn: Connection, held: Mapping[UUID, int], *, lease_until: datetime, now: datetime
+) -> set[UUID]:
+    """Extend the lease of each order still AFSENDT under the claim `held[order_id]` (its
+    `attempts`) to `lease_until`; the ids whose lease was extended. An order that moved on
+    (recorded, reversed, or claimed again after a lapse) is left as it is."""
+    kept: set[UUID] = set()
+    for order_id, attempt in held.items():
+        result = conn.execute(
+            update(reversal_orders)
+            .where(held_under(order_id, attempt))
+            .values(next_attempt_at=lease_until, updated_at=now)
+        )
+        if result.rowcount:
+            kept.add(order_id)
+    return kept
 
 
 @dataclass(frozen=True)
@@ -841,3 +1049,73 @@ def delivery_status(conn: Connection, order_id: UUID) -> DeliveryStatus | None:
     return DeliveryStatus(
         OrderState(row.state), int(row.attempts), row.next_attempt_at, row.last_error
     )
+
+
+# --- payability that changes with the date (CONTRACT §6) ---------------------------------------
+
+
+def note_announced_payability(
+    conn: Connection, claim_id: UUID, *, payable: bool, now: datetime
+) -> None:
+    """Remember that the claim's newest message told of a payable (or not payable) claim."""
+    table = announced_payability
+    changed = conn.execute(
+        update(table)
+        .where(table.c.claim_id == claim_id)
+        .values(payable=int(payable), announced_at=now)
+    )
+    if not changed.rowcount:
+        conn.execute(
+            table.insert().values(claim_id=claim_id, payable=int(payable), announced_at=now)
+        )
+
+
+def announced_payabilities(conn: Connection, claim_ids: Sequence[UUID]) -> dict[UUID, bool]:
+    """What each claim's newest message told of its payability (claims never noted are left
+    out)."""
+    if not claim_ids:
+        return {}
+    table = announced_payability
+    rows = conn.execute(
+        select(table.c.claim_id, table.c.payable).where(table.c.claim_id.in_(claim_ids))
+    )
+    return {r.claim_id: bool(r.payable) for r in rows}
+
+
+def lock_claims(conn: Connection, claim_ids: Sequence[UUID]) -> None:
+    """Take these claims' row locks for this transaction (PostgreSQL; SQLite's write
+    transaction already holds the whole database), in id order so lockers never deadlock."""
+    if claim_ids and conn.dialect.name == "postgresql":
+        conn.execute(
+            select(claims.c.id)
+            .where(claims.c.id.in_(claim_ids))
+            .order_by(claims.c.id)
+            .with_for_update()
+        ).all()
+
+
+def claims_with_changed_payability(
+    conn: Connection, *, today: date, after: UUID | None, limit: int
+) -> list[UUID]:
+    """Ids (ascending, after `after`) of claims with a payment period whose payability on
+    `today` differs from what their newest message told, or of which nothing was noted yet."""
+    table = announced_payability
+    payable_now = payable_on(today)
+    conditions: list[ColumnElement[bool]] = [
+        or_(claims.c.payment_period_from.is_not(None), claims.c.payment_period_to.is_not(None)),
+        or_(
+            table.c.claim_id.is_(None),
+            and_(table.c.payable == 1, ~payable_now),
+            and_(table.c.payable == 0, payable_now),
+        ),
+    ]
+    if after is not None:
+        conditions.append(claims.c.id > after)
+    query = (
+        select(claims.c.id)
+        .outerjoin(table, table.c.claim_id == claims.c.id)
+        .where(*conditions)
+        .order_by(claims.c.id)
+        .limit(limit)
+    )
+    return [r.id for r in conn.execute(query)]

@@ -119,6 +119,16 @@ class UseCases:
             handling = "Afsluttet"
         else:
             handling = "Aendret"
+        self._send_message(conn, after, handling, now)
+
+    def _send_message(
+        self, conn: Connection, ledger: ClaimLedger, handling: str, now: datetime
+    ) -> None:
+        """Write one FordringTilIndbetaling message of `ledger` to the outbox, and note the
+        payability it tells of (so a change by the date alone is told once, `payability`)."""
+        store.note_announced_payability(
+            conn, ledger.claim.id, payable=ledger.is_payable(self.today()), now=now
+        )
         besked_id = self.new_id()
         payload = {
             "BeskedId": str(besked_id),
@@ -126,7 +136,7 @@ class UseCases:
             "ObjektHandling": handling,
             "Dannelsestidspunkt": instant_text(now),
             "Kildesystem": str(self.system_id),
-            "FordringTilIndbetaling": view_to_json(after.view()),
+            "FordringTilIndbetaling": view_to_json(ledger.view()),
         }
         outbox.enqueue(
             conn,

@@ -414,7 +414,7 @@ class StaffUseCases(UseCases):
             )
             return LedgerChange(after, ())
 
-        return self._change_claim(cvr, claim_id, change)
+        return self._run(self._change_claim(cvr, claim_id, change))
 
 
 def _check_classes(codes: Iterable[str]) -> None:

@@ -127,7 +127,7 @@ def test_callers_without_a_valid_token_or_agreement_are_refused(wire_env: WireEn
 
     _problem(pay({}), 401)
     _problem(pay({"Authorization": f"Bearer {forged}"}), 401)
-    _problem(pay({"Authorization": f"Bearer {wire_env.token('stranger')}"}), 403)
+    _problem(pay({"Authorization": f"Bearer {wire_env.token_without_agreement('stranger')}"}), 403)
     _problem(pay({"Authorization": f"Bearer {good}", "X-Myndighed-CVR": OTHER_CVR}), 403)
     wire_env.clock.now += 3600 + 60
     _problem(pay({"Authorization": f"Bearer {good}"}), 401)

@@ -142,7 +142,7 @@ def test_callers_without_a_valid_token_or_agreement_are_refused(wire_env: WireEn
 
     _assert_fault(pay(None), 401)
     _assert_fault(pay(forged), 401)
-    _assert_fault(pay(wire_env.token("stranger")), 403)
+    _assert_fault(pay(wire_env.token_without_agreement("stranger")), 403)
     _assert_fault(pay(good, cvr_in_header=OTHER_CVR), 403)
     wire_env.clock.now += 3600 + 60
     _assert_fault(pay(good), 401)
@@ -280,5 +280,5 @@ def test_a_clients_access_token_is_not_a_caller_assertion(wire_env: WireEnv) -> 
     data = _envelope(
         wire_env, "ForetagIndbetaling", uuid.uuid4(), Indbetaling=wire_env.payment(claim)
     )
-    own_token = {"X-Serviceplatform-Caller": wire_env.token("stranger")}
+    own_token = {"X-Serviceplatform-Caller": wire_env.token_without_agreement("stranger")}
     _assert_fault(_post(wire_env, data, own_token, PROVIDER_SOAP), 401)

@@ -68,6 +68,16 @@ class WireEnv:
             )
         return self._tokens[(system, cvr)]
 
+    def token_without_agreement(self, system: str, cvr: str = CVR) -> str:
+        """A valid token of `system` whose service agreement has ended since it was issued (the
+        token service issues none without an agreement)."""
+        entity = DEBITOR_INDBETALING_ENTITY_ID
+        self.platform.add_agreement(self.systems[system].id, cvr, entity, Role.CONSUMER)
+        s = self.systems[system]
+        token = fetch_token(self.base_url, s.client_id, s.client_secret, entity, cvr)
+        self.platform.end_agreement(self.systems[system].id, cvr, entity, Role.CONSUMER)
+        return token
+
     def caller_assertion(self, system: str, cvr: str = CVR) -> str:
         """What the gateway would send the provider for `system`: for calls that bypass it."""
         key = self.platform.signing_key()

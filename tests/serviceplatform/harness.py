@@ -103,6 +103,17 @@ class Platform:
         s = self.systems[system]
         return fetch_token(self.base_url, s.client_id, s.client_secret, entity_id, cvr)
 
+    def token_without_agreement(
+        self, system: str, cvr: str, entity_id: str = DEBITOR_INDBETALING_ENTITY_ID
+    ) -> str:
+        """A valid token of `system` whose service agreement has ended since it was issued (the
+        token service issues none without an agreement)."""
+        it_system = self.systems[system].id
+        self.platform.add_agreement(it_system, cvr, entity_id, Role.CONSUMER)
+        token = self.token(system, cvr, entity_id)
+        self.platform.end_agreement(it_system, cvr, entity_id, Role.CONSUMER)
+        return token
+
     def forwarded_calls(self) -> int:
         return (
             len(self.debitor_a.calls)

@@ -70,7 +70,9 @@ def test_missing_expired_and_forged_tokens_get_401(sp: Platform) -> None:
         "signed by another key": jwt.encode(claims, other_key, "ES256", headers={"kid": kid}),
         "alg none": _b64({"alg": "none", "typ": "JWT", "kid": kid}) + "." + payload + ".",
         "tampered payload": header + "." + _b64({**claims, "cvr": CVR_B}) + "." + signature,
-        "other service": sp.token("fagsystem_1", CVR_A, TILBAGEFOER_ORDRE_ENTITY_ID),
+        "other service": sp.token_without_agreement(
+            "fagsystem_1", CVR_A, TILBAGEFOER_ORDRE_ENTITY_ID
+        ),
     }
     for what, token in forged.items():
         answer = post(sp, envelope(), token)
@@ -82,13 +84,39 @@ def test_missing_expired_and_forged_tokens_get_401(sp: Platform) -> None:
     assert sp.forwarded_calls() == 0
 
 
-def test_no_agreement_gets_403_fault(sp: Platform) -> None:
-    token = sp.token("stranger", CVR_A)
+def test_the_token_service_refuses_a_scope_without_agreement(sp: Platform) -> None:
+    for system, cvr in [("stranger", CVR_A), ("fagsystem_1", CVR_OTHER)]:
+        s = sp.systems[system]
+        answer = httpx.post(
+            f"{sp.base_url}/sts/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": s.client_id,
+                "client_secret": s.client_secret,
+                "scope": f"entityid:{DEBITOR_INDBETALING_ENTITY_ID},anvenderkontekst:{cvr}",
+            },
+        )
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"] == "invalid_scope"
+        assert "serviceaftale" in answer.json()["error_description"]
+    # wrong credentials are named as such first: no hint about agreements to a stranger
+    wrong = httpx.post(
+        f"{sp.base_url}/sts/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": sp.systems["stranger"].client_id,
+            "client_secret": "forkert",
+            "scope": f"entityid:{DEBITOR_INDBETALING_ENTITY_ID},anvenderkontekst:{CVR_A}",
+        },
+    )
+    assert wrong.json()["error"] == "invalid_client"
+
+
+def test_an_ended_agreement_gets_403_fault(sp: Platform) -> None:
+    token = sp.token_without_agreement("stranger", CVR_A)
     answer = post(sp, envelope(), token)
     assert answer.status_code == 403
     assert b"serviceaftale" in answer.content
-    # the fagsystems have agreements with A and B only
-    assert post(sp, envelope(CVR_OTHER), sp.token("fagsystem_1", CVR_OTHER)).status_code == 403
     assert sp.forwarded_calls() == 0
 
 
@@ -124,7 +152,7 @@ def test_the_audit_log_keeps_every_call_with_cpr_masked(sp: Platform) -> None:
             CallersServiceCallIdentifier="call-1",
         ),
     )
-    post(sp, envelope(), sp.token("stranger", CVR_A))
+    post(sp, envelope(), sp.token_without_agreement("stranger", CVR_A))
     post(sp, envelope(), None)
     audit = f"{sp.base_url}/serviceplatform/api/v1/audit"
     assert httpx.get(audit).status_code == 401

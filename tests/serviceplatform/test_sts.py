@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID
+from indbetaling.serviceplatform.domain import Role
 from serviceplatform.harness import CVR_A, Platform
 
 SCOPE = f"entityid:{DEBITOR_INDBETALING_ENTITY_ID},anvenderkontekst:{CVR_A}"
@@ -97,6 +98,7 @@ def test_private_key_jwt(sp: Platform) -> None:
     key, pem = _rsa_key()
     system = uuid.uuid4()
     sp.platform.register_it_system(system, "real vendor", "vendor-1", public_key_pem=pem)
+    sp.platform.add_agreement(system, CVR_A, DEBITOR_INDBETALING_ENTITY_ID, Role.CONSUMER)
     token_url = f"{sp.base_url}/sts/token"
 
     def ask(assertion: str) -> httpx.Response:

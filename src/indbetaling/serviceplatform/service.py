@@ -133,6 +133,21 @@ class Serviceplatform:
             if found is None:
                 conn.execute(insert(store.agreement).values(**row))
 
+    def end_agreement(
+        self, it_system_id: uuid.UUID, authority_cvr: str, entity_id: str, role: Role
+    ) -> None:
+        """The agreement ends: no new tokens, and the gateway refuses calls at once (403), also
+        with tokens issued before."""
+        with write(self.engine) as conn:
+            conn.execute(
+                delete(store.agreement).where(
+                    store.agreement.c.it_system_id == str(it_system_id),
+                    store.agreement.c.authority_cvr == authority_cvr,
+                    store.agreement.c.entity_id == entity_id,
+                    store.agreement.c.role == role.value,
+                )
+            )
+
     def route_authority(self, authority_cvr: str, entity_id: str, provider: uuid.UUID) -> None:
         """Calls of `entity_id` for this authority go to `provider` (one provider per authority)."""
         with write(self.engine) as conn:
@@ -225,6 +240,14 @@ class Serviceplatform:
             raise OAuthError("unsupported_grant_type", "grant_type skal være client_credentials")
         scope = parse_scope(form.get("scope", ""), self.entity_ids)
         it_system_id, client_id = self._authenticate_client(form, token_url, basic)
+        if not self.has_agreement(
+            it_system_id, scope.authority_cvr, scope.entity_id, Role.CONSUMER
+        ):
+            raise OAuthError(
+                "invalid_scope",
+                "Ingen serviceaftale mellem it-systemet og myndigheden for denne tjeneste / "
+                "no service agreement for this it-system, authority and service",
+            )
         now = int(self.clock())
         key = self.signing_key()
         claims = {

@@ -124,9 +124,10 @@ def postgres() -> Iterator[str | None]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def rabbitmq_env(root: Path, port: int) -> dict[str, str]:
+def rabbitmq_env(root: Path, port: int, epmd_port: int) -> dict[str, str]:
     return {
         **os.environ,
+        "ERL_EPMD_PORT": str(epmd_port),
         "RABBITMQ_NODENAME": f"indbetaling-{port}@localhost",
         "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
         "RABBITMQ_NODE_PORT": str(port),
@@ -143,18 +144,22 @@ def rabbitmq_env(root: Path, port: int) -> dict[str, str]:
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 RABBITMQ_CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
+EPMD = "epmd"
 
 
 class RabbitNode:
     """A private RabbitMQ node in `root` on loopback `port`; it can be stopped and started again
-    as the same node (same name, same mnesia directory), as a broker restart in production."""
+    as the same node (same name, same mnesia directory), as a broker restart in production.
+    Its Erlang port mapper (epmd) is its own too, on a port of its own, so `close` leaves
+    nothing running."""
 
     def __init__(self, root: Path, port: int) -> None:
         self.root = root
         self.port = port
+        self.epmd_port = free_port()
         (root / "enabled_plugins").write_text("[].\n")
         (root / "rabbitmq.conf").write_text("loopback_users = none\n")
-        self.env = rabbitmq_env(root, port)
+        self.env = rabbitmq_env(root, port, self.epmd_port)
 
     @property
     def url(self) -> str:
@@ -184,6 +189,17 @@ class RabbitNode:
         self.stop()
         self.start()
 
+    def close(self) -> None:
+        """Stop the node for good, and its port mapper with it."""
+        self.stop(check=False)
+        subprocess.run(
+            [EPMD, "-port", str(self.epmd_port), "-kill"],
+            env=self.env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
 
 @contextlib.contextmanager
 def rabbitmq() -> Iterator[str | None]:
@@ -194,11 +210,11 @@ def rabbitmq() -> Iterator[str | None]:
     root = Path(tempfile.mkdtemp(prefix="indbetaling-rmq-"))
     node = RabbitNode(root, free_port())
     node.start()
-    log(f"RabbitMQ on {node.url}")
+    log(f"RabbitMQ on {node.url} (epmd on port {node.epmd_port})")
     try:
         yield node.url
     finally:
-        node.stop(check=False)
+        node.close()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -108,4 +108,4 @@ def rabbit_node(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         yield node
     finally:
-        node.stop(check=False)
+        node.close()

@@ -70,10 +70,7 @@ def _register_demo_it_systems(system: System, plan: DemoPlan) -> None:
         f"{base}/debitorsystem/api/v1/debitorindbetaling",
     )
     for authority in plan.authorities:
-        platform.add_agreement(
-            debitor_id, authority.cvr, DEBITOR_INDBETALING_ENTITY_ID, Role.PROVIDER
-        )
-        platform.route_authority(authority.cvr, DEBITOR_INDBETALING_ENTITY_ID, debitor_id)
+        _provide_for(system, authority.cvr, DEBITOR_INDBETALING_ENTITY_ID, debitor_id)
         platform.add_agreement(
             debitor_id, authority.cvr, TILBAGEFOER_ORDRE_ENTITY_ID, Role.CONSUMER
         )
@@ -109,13 +106,16 @@ def _register_demo_beskedfordeler(system: System, plan: DemoPlan) -> None:
         f"{system.settings.base_url}/beskedfordeler",
     )
     for authority in plan.authorities:
-        platform.add_agreement(
-            beskedfordeler_id, authority.cvr, BESKEDFORDELER_ENTITY_ID, Role.PROVIDER
-        )
-        platform.route_authority(authority.cvr, BESKEDFORDELER_ENTITY_ID, beskedfordeler_id)
+        _provide_for(system, authority.cvr, BESKEDFORDELER_ENTITY_ID, beskedfordeler_id)
         platform.add_agreement(
             system.debitorsystem_id, authority.cvr, BESKEDFORDELER_ENTITY_ID, Role.CONSUMER
         )
+
+
+def _provide_for(system: System, cvr: str, entity_id: str, provider: uuid.UUID) -> None:
+    """`provider` offers `entity_id` to the authority, and the gateway routes its calls there."""
+    system.platform.add_agreement(provider, cvr, entity_id, Role.PROVIDER)
+    system.platform.route_authority(cvr, entity_id, provider)
 
 
 def _subscribe_demo_fagsystems(system: System, plan: DemoPlan) -> None:

@@ -14,6 +14,7 @@ other providers make, so the subscriber's identity has one source: the platform'
 - `GET /dueslag/{id}/beskeder?antal=n` (`BeskedHent`), `POST …/{tag}/ack` and `…/{tag}/nack`:
   the caller's own mailboxes only; another's answers 404 exactly like an unknown one.
 - `POST /Vaerdiliste`: KOMBIT's value-list SOAP operations; REST mirror under `/vaerdilister`.
+  Only a list's owner sees it: another's answers 404 (StatusKode 44) like an unknown one.
 - `GET /fejlkoe` and `POST /fejlkoe/{seq}/genlever`: the caller's part of the error queue.
 
 A refused REST request is answered with a problem document (`indbetaling.http_errors`); the
@@ -230,15 +231,15 @@ def _value_list_routes(router: APIRouter, bf: Beskedfordeler, who: CallerResolve
         navn: str | None = None,
         foerste: int = Query(0, ge=0),
         antal: int = Query(100, ge=1, le=1000),
-        _caller: str = Depends(who),
+        owner: str = Depends(who),
     ) -> list[str]:
-        return _call(lambda: service.search_value_lists(bf, navn, foerste, antal))
+        return _call(lambda: service.search_value_lists(bf, navn, foerste, antal, owner))
 
     @router.get("/vaerdilister/{list_id}", response_model=ValueListOut)
     def read_list(
-        list_id: str, antal: int = Query(1000, ge=0, le=100_000), _caller: str = Depends(who)
+        list_id: str, antal: int = Query(1000, ge=0, le=100_000), owner: str = Depends(who)
     ) -> ValueListOut:
-        info, values = _call(lambda: service.read_value_list(bf, list_id, antal))
+        info, values = _call(lambda: service.read_value_list(bf, list_id, antal, owner))
         return _out(info, values)
 
     @router.post("/vaerdilister/{list_id}/vaerdier", response_model=ValueListOut)

@@ -277,13 +277,12 @@ def _clean_values(values: Iterable[str]) -> Iterable[str]:
 
 
 def _owned_list(conn: Connection, list_id: str, caller: str | None) -> store.ValueListInfo:
-    found = store.value_list_info(conn, [list_id])
+    """The list, when `caller` owns it (or is the operator, `None`); another's answers exactly
+    like an unknown one, so a caller learns nothing of lists that are not its own."""
+    found = store.value_list_info(conn, [list_id], owner_id=caller)
     if not found:
         raise NotFound(f"Værdilisten {list_id[:40]} findes ikke")
-    info = found[0]
-    if caller is not None and info.owner_id is not None and info.owner_id != caller:
-        raise NotAllowed(f"Værdilisten {list_id[:40]} tilhører et andet it-system")
-    return info
+    return found[0]
 
 
 def create_value_list(
@@ -324,25 +323,34 @@ def remove_values(
 
 
 def read_value_list(
-    bf: Beskedfordeler, list_id: str, limit: int = 10_000
+    bf: Beskedfordeler, list_id: str, limit: int = 10_000, caller: str | None = None
 ) -> tuple[store.ValueListInfo, list[str]]:
+    """The list and its first `limit` values; only its owner (or the operator) reads it."""
     with read(bf.engine) as conn:
-        info = _owned_list(conn, list_id, None)
+        info = _owned_list(conn, list_id, caller)
         return info, store.list_values(conn, list_id, limit)
 
 
-def list_value_lists(bf: Beskedfordeler, list_ids: Collection[str]) -> list[store.ValueListInfo]:
+def list_value_lists(
+    bf: Beskedfordeler, list_ids: Collection[str], caller: str | None = None
+) -> list[store.ValueListInfo]:
+    """The lists among `list_ids` that `caller` owns (all of them for the operator, `None`)."""
     with read(bf.engine) as conn:
-        return store.value_list_info(conn, list_ids)
+        return store.value_list_info(conn, list_ids, owner_id=caller)
 
 
 def search_value_lists(
-    bf: Beskedfordeler, name: str | None = None, first: int = 0, limit: int = 100
+    bf: Beskedfordeler,
+    name: str | None = None,
+    first: int = 0,
+    limit: int = 100,
+    caller: str | None = None,
 ) -> list[str]:
+    """Ids of the lists `caller` owns (every list for the operator, `None`), by name."""
     if first < 0 or not 1 <= limit <= 1000:
         raise InvalidRequest("FoersteResultatReference ≥ 0 og MaksimalAntalKvantitet 1-1000")
     with read(bf.engine) as conn:
-        return store.search_value_lists(conn, name, first, limit)
+        return store.search_value_lists(conn, name, first, limit, owner_id=caller)
 
 
 def delete_value_list(bf: Beskedfordeler, list_id: str, caller: str | None = None) -> None:

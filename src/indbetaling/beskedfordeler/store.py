@@ -261,7 +261,10 @@ def create_value_list(
     )
 
 
-def value_list_info(conn: Connection, list_ids: Collection[str]) -> list[ValueListInfo]:
+def value_list_info(
+    conn: Connection, list_ids: Collection[str], owner_id: str | None = None
+) -> list[ValueListInfo]:
+    """The lists among `list_ids`; only those `owner_id` owns when it is given."""
     if not list_ids:
         return []
     size = (
@@ -269,16 +272,19 @@ def value_list_info(conn: Connection, list_ids: Collection[str]) -> list[ValueLi
         .where(value_list_values.c.list_id == value_lists.c.list_id)
         .scalar_subquery()
     )
-    rows = conn.execute(
-        select(value_lists, size.label("size"))
-        .where(value_lists.c.list_id.in_(list(list_ids)))
-        .order_by(value_lists.c.list_id)
-    )
+    query = select(value_lists, size.label("size")).where(value_lists.c.list_id.in_(list(list_ids)))
+    if owner_id is not None:
+        query = query.where(value_lists.c.owner_id == owner_id)
+    rows = conn.execute(query.order_by(value_lists.c.list_id))
     return [ValueListInfo(r.list_id, r.owner_id, r.name, r.note, int(r.size)) for r in rows]
 
 
-def search_value_lists(conn: Connection, name: str | None, first: int, limit: int) -> list[str]:
+def search_value_lists(
+    conn: Connection, name: str | None, first: int, limit: int, owner_id: str | None = None
+) -> list[str]:
     query = select(value_lists.c.list_id).order_by(value_lists.c.list_id)
+    if owner_id is not None:
+        query = query.where(value_lists.c.owner_id == owner_id)
     if name:
         query = query.where(value_lists.c.name == name)
     return list(conn.execute(query.offset(first).limit(limit)).scalars())

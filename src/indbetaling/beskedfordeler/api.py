@@ -16,6 +16,8 @@ other providers make, so the subscriber's identity has one source: the platform'
 - `POST /Vaerdiliste`: KOMBIT's value-list SOAP operations; REST mirror under `/vaerdilister`.
   Only a list's owner sees it: another's answers 404 (StatusKode 44) like an unknown one.
 - `GET /fejlkoe` and `POST /fejlkoe/{seq}/genlever`: the caller's part of the error queue.
+- `GET /afviste`: the publications of the caller that were refused, with the reason, newest
+  first (operators see all of them with `indbetaling beskedfordeler afviste`).
 
 A refused REST request is answered with a problem document (`indbetaling.http_errors`); the
 SOAP-shaped operations answer with their `StandardRetur`. The async endpoints await only the
@@ -98,6 +100,17 @@ class FailedOut(BaseModel):
     forsoeg: int
     fejl: str
     tidspunkt: str
+
+
+class RefusedOut(BaseModel):
+    seq: int
+    besked_id: str | None
+    transaktions_id: str | None
+    aarsag: str
+    tidspunkt: str
+    via: str
+    stoerrelse: int = Field(description="bytes sent; `indhold` holds at most the first 64,000")
+    indhold: str
 
 
 def _status_for(exc: BeskedfordelerError) -> int:
@@ -203,6 +216,7 @@ def beskedfordeler_router(
 
     _value_list_routes(router, bf, who)
     _error_queue_routes(router, bf, who)
+    _refused_routes(router, bf, who)
     return router
 
 
@@ -281,3 +295,25 @@ def _error_queue_routes(router: APIRouter, bf: Beskedfordeler, who: CallerResolv
             raise ProblemError(404, CODE_OF_STATUS[404], f"Fejlkø-posten {seq} findes ikke")
         _call(lambda: service.redeliver(bf, seq))
         return Response(status_code=204)
+
+
+def _refused_routes(router: APIRouter, bf: Beskedfordeler, who: CallerResolver) -> None:
+    @router.get("/afviste", response_model=list[RefusedOut])
+    def refused(
+        foerste: int = Query(0, ge=0),
+        antal: int = Query(100, ge=1, le=1000),
+        publisher: str = Depends(who),
+    ) -> list[RefusedOut]:
+        return [
+            RefusedOut(
+                seq=r.seq,
+                besked_id=r.besked_id,
+                transaktions_id=r.transaction_id,
+                aarsag=r.reason,
+                tidspunkt=r.refused_at.isoformat(),
+                via=r.via,
+                stoerrelse=r.body_size,
+                indhold=r.body.decode("utf-8", errors="replace"),
+            )
+            for r in _call(lambda: service.refused(bf, publisher, foerste, antal))
+        ]

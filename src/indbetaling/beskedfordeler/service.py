@@ -9,19 +9,27 @@ mailboxes always live in the database, where the push loop (`push.py`) takes the
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from lxml import etree
+from prometheus_client import Counter
 from sqlalchemy import Connection, Engine
 
 from indbetaling import ids
 from indbetaling.besked import Envelope, InvalidMessage, parse_envelope
 from indbetaling.beskedfordeler import domain, store
 from indbetaling.db import read, write
-from indbetaling.xml_safety import UnsafeXml
+from indbetaling.xml_safety import UnsafeXml, parse_xml
 
 MAX_VALUE_LENGTH = 200
+REFUSED = Counter(
+    "indbetaling_beskedfordeler_refused_total",
+    "Publications the Beskedfordeler refused (each stored with its reason), by how they came",
+    ["via"],
+)
 
 
 def utc_now() -> datetime:
@@ -35,7 +43,14 @@ class BeskedfordelerError(Exception):
 
 
 class PublishRefused(BeskedfordelerError):
-    pass
+    """A refused publication; the ids are those of the message, as far as they could be read."""
+
+    def __init__(
+        self, reason: str, besked_id: str | None = None, transaction_id: str | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.besked_id = besked_id
+        self.transaction_id = transaction_id
 
 
 class NotFound(BeskedfordelerError):
@@ -116,8 +131,30 @@ def subscribe(
 def read_envelope(xml: bytes) -> Envelope:
     try:
         return parse_envelope(xml)
-    except (InvalidMessage, UnsafeXml) as exc:
+    except UnsafeXml as exc:
         raise PublishRefused(str(exc)) from None
+    except InvalidMessage as exc:
+        raise PublishRefused(str(exc), *_readable_ids(xml)) from None
+
+
+def _readable_ids(xml: bytes) -> tuple[str | None, str | None]:
+    """BeskedId and TransaktionsId of well-formed XML the schema refused, where they stand."""
+    try:
+        root = parse_xml(xml)
+    except UnsafeXml:
+        return None, None
+    found: dict[str, str] = {}
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        name = etree.QName(element).localname
+        if name in ("BeskedId", "TransaktionsId") and name not in found:
+            for child in element:
+                text = (child.text or "").strip() if isinstance(child.tag, str) else ""
+                if text and etree.QName(child).localname == "UUIDIdentifikator":
+                    found[name] = text[:64]
+                    break
+    return found.get("BeskedId"), found.get("TransaktionsId")
 
 
 def route(conn: Connection, envelope: Envelope, publisher_id: str) -> list[domain.Mailbox]:
@@ -125,7 +162,9 @@ def route(conn: Connection, envelope: Envelope, publisher_id: str) -> list[domai
     data = envelope.filter_data
     if not store.may_publish(conn, publisher_id, data.message_type):
         raise PublishRefused(
-            f"Afsenderen {publisher_id[:40]} må ikke afsende beskedtypen {data.message_type[:40]}"
+            f"Afsenderen {publisher_id[:40]} må ikke afsende beskedtypen {data.message_type[:40]}",
+            envelope.besked_id,
+            envelope.transaction_id,
         )
     candidates = store.subscriptions_for(conn, data.message_type)
     lists = domain.value_lists_of(candidates)
@@ -134,13 +173,16 @@ def route(conn: Connection, envelope: Envelope, publisher_id: str) -> list[domai
 
 
 def publish(bf: Beskedfordeler, publisher_id: str, xml: bytes) -> Routed:
-    """`BeskedAfsend` on the database transport: validate, route and place in one transaction."""
-    envelope = read_envelope(xml)
-    with write(bf.engine) as conn:
-        targets = route(conn, envelope, publisher_id)
-        now = bf.clock()
-        for mailbox in targets:
-            store.put_message(conn, mailbox.mailbox_id, envelope.besked_id, envelope.xml, now)
+    """`BeskedAfsend` on the database transport: validate, route and place in one transaction.
+
+    A refused publication is recorded (`refused`) before `PublishRefused` is raised."""
+    with _recording_refusals(bf, publisher_id, xml, "http"):
+        envelope = read_envelope(xml)
+        with write(bf.engine) as conn:
+            targets = route(conn, envelope, publisher_id)
+            now = bf.clock()
+            for mailbox in targets:
+                store.put_message(conn, mailbox.mailbox_id, envelope.besked_id, envelope.xml, now)
     return Routed(envelope, targets)
 
 
@@ -153,11 +195,58 @@ def place_in_database(
             store.put_message(conn, mailbox.mailbox_id, envelope.besked_id, envelope.xml, now)
 
 
-def route_only(bf: Beskedfordeler, publisher_id: str, xml: bytes) -> Routed:
-    """Validate and route without placing (the AMQP distributor places in queues itself)."""
-    envelope = read_envelope(xml)
+def route_only(bf: Beskedfordeler, publisher_id: str, xml: bytes, via: str = "http") -> Routed:
+    """Validate and route without placing (the AMQP distributor places in queues itself).
+
+    A refused publication is recorded (`refused`) before `PublishRefused` is raised."""
+    with _recording_refusals(bf, publisher_id, xml, via):
+        envelope = read_envelope(xml)
+        with read(bf.engine) as conn:
+            return Routed(envelope, route(conn, envelope, publisher_id))
+
+
+@contextmanager
+def _recording_refusals(
+    bf: Beskedfordeler, publisher_id: str, xml: bytes, via: str
+) -> Iterator[None]:
+    try:
+        yield
+    except PublishRefused as exc:
+        record_refusal(bf, publisher_id, xml, exc, via)
+        raise
+
+
+def record_refusal(
+    bf: Beskedfordeler, publisher_id: str, xml: bytes, refusal: PublishRefused, via: str
+) -> None:
+    """Keep a refused publication for operators and its publisher: never only a log line."""
+    with write(bf.engine) as conn:
+        store.record_refused(
+            conn,
+            publisher_id=publisher_id,
+            via=via,
+            besked_id=refusal.besked_id,
+            transaction_id=refusal.transaction_id,
+            reason=ids.mask_cpr_in_text(str(refusal)),
+            body=xml,
+            now=bf.clock(),
+        )
+    REFUSED.labels(via=via).inc()
+
+
+def refused(
+    bf: Beskedfordeler, publisher_id: str | None = None, first: int = 0, limit: int = 100
+) -> list[store.RefusedMessage]:
+    """Refused publications, newest first: `publisher_id`'s own, or all for the operator."""
+    if first < 0 or not 1 <= limit <= 1000:
+        raise InvalidRequest("foerste ≥ 0 og antal 1-1000")
     with read(bf.engine) as conn:
-        return Routed(envelope, route(conn, envelope, publisher_id))
+        return store.list_refused(conn, publisher_id, first, limit)
+
+
+def refused_count(bf: Beskedfordeler, publisher_id: str | None = None) -> int:
+    with read(bf.engine) as conn:
+        return store.count_refused(conn, publisher_id)
 
 
 # --- database mailboxes: pull, ack, nack -----------------------------------------------------

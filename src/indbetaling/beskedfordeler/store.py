@@ -8,6 +8,8 @@
   is visible from `visible_at`; taking it hides it for a lease (redelivered if not acked in
   time, as AMQP redelivers on disconnect), acking deletes it.
 - `push_attempts`: every push, with its answer. `error_queue` (fejlkø): pushes that gave up.
+- `refused_messages`: every publication the Beskedfordeler refused, with its reason and the
+  first `MAX_REFUSED_BODY` bytes of what was sent (`body_size` says how much that was).
 """
 
 from __future__ import annotations
@@ -133,6 +135,21 @@ error_queue = Table(
     Column("last_error", String(200), nullable=False),
     Column("failed_at", UtcDateTime, nullable=False),
 )
+
+refused_messages = Table(
+    "refused_messages",
+    metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("publisher_id", _ID, nullable=False, index=True),
+    Column("via", String(10), nullable=False),
+    Column("besked_id", _ID, nullable=True),
+    Column("transaction_id", _ID, nullable=True),
+    Column("reason", String(500), nullable=False),
+    Column("refused_at", UtcDateTime, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("body_size", Integer, nullable=False),
+)
+MAX_REFUSED_BODY = 64_000
 
 
 # --- publishers, mailboxes, subscriptions ----------------------------------------------------
@@ -572,3 +589,75 @@ def take_from_error_queue(conn: Connection, seq: int) -> StoredMessage | None:
         return None
     conn.execute(delete(error_queue).where(e.seq == seq))
     return StoredMessage(row.seq, row.mailbox_id, row.besked_id, bytes(row.payload), 0)
+
+
+# --- refused publications ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefusedMessage:
+    seq: int
+    publisher_id: str
+    via: str
+    besked_id: str | None
+    transaction_id: str | None
+    reason: str
+    refused_at: datetime
+    body: bytes
+    body_size: int
+
+
+def record_refused(
+    conn: Connection,
+    *,
+    publisher_id: str,
+    via: str,
+    besked_id: str | None,
+    transaction_id: str | None,
+    reason: str,
+    body: bytes,
+    now: datetime,
+) -> None:
+    conn.execute(
+        refused_messages.insert().values(
+            publisher_id=publisher_id[:64],
+            via=via[:10],
+            besked_id=besked_id[:64] if besked_id else None,
+            transaction_id=transaction_id[:64] if transaction_id else None,
+            reason=reason[:500],
+            refused_at=now,
+            body=body[:MAX_REFUSED_BODY],
+            body_size=len(body),
+        )
+    )
+
+
+def list_refused(
+    conn: Connection, publisher_id: str | None, first: int, limit: int
+) -> list[RefusedMessage]:
+    """Refused publications, newest first; only `publisher_id`'s when it is given."""
+    r = refused_messages.c
+    query = select(refused_messages).order_by(r.seq.desc())
+    if publisher_id is not None:
+        query = query.where(r.publisher_id == publisher_id)
+    return [
+        RefusedMessage(
+            row.seq,
+            row.publisher_id,
+            row.via,
+            row.besked_id,
+            row.transaction_id,
+            row.reason,
+            row.refused_at,
+            bytes(row.body),
+            row.body_size,
+        )
+        for row in conn.execute(query.offset(first).limit(limit))
+    ]
+
+
+def count_refused(conn: Connection, publisher_id: str | None = None) -> int:
+    query = select(func.count()).select_from(refused_messages)
+    if publisher_id is not None:
+        query = query.where(refused_messages.c.publisher_id == publisher_id)
+    return int(conn.execute(query).scalar_one())

@@ -125,6 +125,63 @@ def subscribe(
     return subscription
 
 
+def change_mailbox(
+    bf: Beskedfordeler,
+    subscriber_id: str,
+    mailbox_id: str,
+    *,
+    name: str,
+    push_url: str | None,
+    push_secret: str | None,
+) -> domain.Mailbox:
+    """Rename a subscriber's own mailbox or change how it is delivered (push or pull)."""
+    if (push_url is None) != (push_secret is None):
+        raise InvalidRequest("Et push-dueslag skal have både URL og hemmelighed")
+    with write(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        changed = domain.Mailbox(mailbox_id, subscriber_id, name, push_url, push_secret)
+        store.update_mailbox(conn, changed)
+    return changed
+
+
+def delete_mailbox(bf: Beskedfordeler, subscriber_id: str, mailbox_id: str) -> None:
+    """Delete a subscriber's own mailbox with its subscriptions and what waits in it."""
+    with write(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        store.delete_mailbox(conn, mailbox_id)
+
+
+def subscribe_own(
+    bf: Beskedfordeler, subscriber_id: str, mailbox_id: str, f: domain.Filter
+) -> domain.Subscription:
+    """A subscription on the subscriber's own mailbox; a value list in the filter must be its
+    own too (another's answers like an unknown one)."""
+    subscription = domain.Subscription(str(uuid.uuid4()), mailbox_id, f)
+    with write(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        if f.value_list_id is not None:
+            _owned_list(conn, f.value_list_id, subscriber_id)
+        store.add_subscription(conn, subscription)
+    return subscription
+
+
+def subscriptions_of(
+    bf: Beskedfordeler, subscriber_id: str, mailbox_id: str
+) -> list[domain.Subscription]:
+    with read(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        return store.subscriptions_of(conn, mailbox_id)
+
+
+def unsubscribe(
+    bf: Beskedfordeler, subscriber_id: str, mailbox_id: str, subscription_id: str
+) -> None:
+    with write(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        if not store.delete_subscription(conn, mailbox_id, subscription_id):
+            raise NotFound(f"Abonnementet {subscription_id[:40]} findes ikke")
+
+
 # --- publish and route -----------------------------------------------------------------------
 
 

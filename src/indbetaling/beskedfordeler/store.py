@@ -194,6 +194,22 @@ def _mailbox(row: object) -> Mailbox:
     )
 
 
+def update_mailbox(conn: Connection, mailbox: Mailbox) -> None:
+    conn.execute(
+        mailboxes.update()
+        .where(mailboxes.c.mailbox_id == mailbox.mailbox_id)
+        .values(name=mailbox.name, push_url=mailbox.push_url, push_secret=mailbox.push_secret)
+    )
+
+
+def delete_mailbox(conn: Connection, mailbox_id: str) -> None:
+    """The mailbox, its subscriptions, its waiting messages and its error-queue entries."""
+    conn.execute(delete(subscriptions).where(subscriptions.c.mailbox_id == mailbox_id))
+    conn.execute(delete(mailbox_messages).where(mailbox_messages.c.mailbox_id == mailbox_id))
+    conn.execute(delete(error_queue).where(error_queue.c.mailbox_id == mailbox_id))
+    conn.execute(delete(mailboxes).where(mailboxes.c.mailbox_id == mailbox_id))
+
+
 def get_mailbox(conn: Connection, mailbox_id: str) -> Mailbox | None:
     row = conn.execute(select(mailboxes).where(mailboxes.c.mailbox_id == mailbox_id)).first()
     return None if row is None else _mailbox(row)
@@ -235,19 +251,38 @@ def subscriptions_for(conn: Connection, message_type: str) -> list[Subscription]
         .where((c.message_type == message_type.lower()) | c.message_type.is_(None))
         .order_by(c.subscription_id)
     )
-    return [
-        Subscription(
-            subscription_id=r.subscription_id,
-            mailbox_id=r.mailbox_id,
-            filter=Filter(
-                message_type=r.message_type,
-                authority_cvr=r.authority_cvr,
-                object_action=r.object_action,
-                value_list_id=r.value_list_id,
-            ),
+    return [_subscription(r) for r in rows]
+
+
+def _subscription(row: Any) -> Subscription:
+    return Subscription(
+        subscription_id=row.subscription_id,
+        mailbox_id=row.mailbox_id,
+        filter=Filter(
+            message_type=row.message_type,
+            authority_cvr=row.authority_cvr,
+            object_action=row.object_action,
+            value_list_id=row.value_list_id,
+        ),
+    )
+
+
+def subscriptions_of(conn: Connection, mailbox_id: str) -> list[Subscription]:
+    c = subscriptions.c
+    rows = conn.execute(
+        select(subscriptions).where(c.mailbox_id == mailbox_id).order_by(c.subscription_id)
+    )
+    return [_subscription(r) for r in rows]
+
+
+def delete_subscription(conn: Connection, mailbox_id: str, subscription_id: str) -> bool:
+    c = subscriptions.c
+    result = conn.execute(
+        delete(subscriptions).where(
+            c.mailbox_id == mailbox_id, c.subscription_id == subscription_id
         )
-        for r in rows
-    ]
+    )
+    return bool(result.rowcount)
 
 
 # --- value lists ------------------------------------------------------------------------------

@@ -20,6 +20,18 @@ from indbetaling.cli import app
 BF = "/api/v1/beskedfordeler"
 
 
+def staff_write_down(client: httpx.Client, demo: dict[str, Any], sample: Any, amount: str) -> None:
+    """Collections staff write the sample claim down: its message goes to the subscribers."""
+    cvr, claim_id = sample["cvr"], sample["fordring_id"]
+    path = f"/debitorsystem/api/v1/myndigheder/{cvr}/fordringer/{claim_id}/nedreguleringer"
+    answer = client.post(
+        path,
+        json={"Beloeb": amount, "Tekst": "Nedskrevet af sagsbehandler"},
+        headers={"Authorization": f"Bearer {demo['staff_tokens'][cvr]}"},
+    )
+    assert answer.status_code in (200, 201), answer.text
+
+
 def test_subscriber_subscribes_pulls_and_sees_its_refused_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -55,14 +67,7 @@ def test_subscriber_subscribes_pulls_and_sees_its_refused_message(
             assert sub.status_code == 201, sub.text
             assert sub.json()["myndighed_cvr"] == cvr
 
-            staff = {"Authorization": f"Bearer {demo['staff_tokens'][cvr]}"}
-            down = client.post(
-                f"/debitorsystem/api/v1/myndigheder/{cvr}/fordringer/"
-                f"{sample['fordring_id']}/nedreguleringer",
-                headers=staff,
-                json={"Beloeb": "1.00", "Tekst": "Rettet"},
-            )
-            assert down.status_code in (200, 201), down.text
+            staff_write_down(client, demo, sample, "2.00")
 
             def pulled() -> list[Any]:
                 answer = client.get(f"{BF}/dueslag/{box_id}/beskeder", headers=me)

@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING
 from indbetaling.beskedfordeler.domain import Filter
-from indbetaling.beskedfordeler.service import create_mailbox, grant_publish, subscribe
+from indbetaling.beskedfordeler.service import (
+    create_mailbox,
+    grant_publish,
+    mailboxes_of,
+    subscribe,
+)
 from indbetaling.contracts import (
     BESKEDFORDELER_ENTITY_ID,
     DEBITOR_INDBETALING_ENTITY_ID,
@@ -151,6 +156,7 @@ def _demo_json(system: System, plan: DemoPlan, stored: dict[str, Any]) -> dict[s
                 "client_secret": demo_secret(settings, f["id"]),
                 "push_url": f"{base}/fagsystem/{f['id']}/beskeder",
                 "push_secret": push_secret(settings, uuid.UUID(f["id"])),
+                "dueslag": [m.mailbox_id for m in mailboxes_of(system.beskedfordeler, f["id"])],
             }
         )
     return {

@@ -26,6 +26,7 @@ DEBITORSYSTEM = "d0000000-0000-4000-8000-000000000001"
 FAGSYSTEM_A = "f0000000-0000-4000-8000-00000000000a"
 FAGSYSTEM_B = "f0000000-0000-4000-8000-00000000000b"
 TEST_CALLER_HEADER = "x-test-it-system"
+TEST_AUTHORITY_HEADER = "x-test-authority"
 
 
 @pytest.fixture
@@ -34,10 +35,12 @@ def anyio_backend() -> str:
 
 
 def header_caller(request: Request) -> str:
-    """A fake resolver for unit tests: the it-system named in a test header."""
+    """A fake resolver for unit tests: the it-system (and authority) named in test headers."""
     value = request.headers.get(TEST_CALLER_HEADER)
     if not value:
         raise Unauthenticated("Ingen kalder")
+    if authority := request.headers.get(TEST_AUTHORITY_HEADER):
+        request.state.authority_cvr = authority
     return value
 
 
@@ -76,8 +79,11 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> str:
     return str(body["FejlTekst"])
 
 
-def as_system(it_system: str) -> dict[str, str]:
-    return {TEST_CALLER_HEADER: it_system}
+def as_system(it_system: str, authority: str | None = None) -> dict[str, str]:
+    headers = {TEST_CALLER_HEADER: it_system}
+    if authority is not None:
+        headers[TEST_AUTHORITY_HEADER] = authority
+    return headers
 
 
 def _with_services() -> ModuleType:

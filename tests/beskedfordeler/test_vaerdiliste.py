@@ -128,9 +128,9 @@ async def test_every_operation_over_soap(bf: Beskedfordeler, client: httpx.Async
     assert (etree.QName(soeg).localname, status(soeg)) == ("SoegOutput", 20)
     assert [u.text for u in soeg.iter(f"{S}UUIDIdentifikator")] == [list_id]
     soeg_all = await call(client, soap(built("SoegInput", "")))
-    assert sorted(u.text or "" for u in soeg_all.iter(f"{S}UUIDIdentifikator")) == sorted(
-        [list_id, other]
-    )
+    assert [u.text for u in soeg_all.iter(f"{S}UUIDIdentifikator")] == [list_id]
+    soeg_other = await call(client, soap(built("SoegInput", "")), who=FAGSYSTEM_B)
+    assert [u.text for u in soeg_other.iter(f"{S}UUIDIdentifikator")] == [other]
 
     slet = await call(client, soap(example("slet", list_id)))
     assert (etree.QName(slet).localname, status(slet)) == ("SletOutput", 20)
@@ -147,18 +147,28 @@ async def test_bare_operation_without_soap_envelope_is_answered_too(
     assert len(await asyncio.to_thread(service.search_value_lists, bf)) == 1
 
 
-async def test_another_it_systems_list_cannot_be_changed_or_deleted(
+async def test_another_it_systems_list_is_answered_like_an_unknown_one(
     bf: Beskedfordeler, client: httpx.AsyncClient
 ) -> None:
     list_id = await asyncio.to_thread(
         service.create_value_list, bf, FAGSYSTEM_A, "A's", ["urn:oio:cpr-nr:0101800001"]
     )
-    for request in (example("tilfoejvaerdier", list_id), example("slet", list_id)):
-        answer = await call(client, soap(request), who=FAGSYSTEM_B)
-        assert status(answer) == 43
-        assert "tilhører et andet it-system" in (
-            answer.findtext(f"{S}StandardRetur/{S}FejlbeskedTekst") or ""
-        )
+    unknown = "00000000-0000-4000-8000-0000000000ff"
+    by_id = "<sd:UUIDIdentifikator>{}</sd:UUIDIdentifikator>"
+    for make in (
+        lambda i: example("tilfoejvaerdier", i),
+        lambda i: example("slet", i),
+        lambda i: built("LaesInput", by_id.format(i)),
+    ):
+        answers = [await call(client, soap(make(i)), who=FAGSYSTEM_B) for i in (list_id, unknown)]
+        texts = [a.findtext(f"{S}StandardRetur/{S}FejlbeskedTekst") or "" for a in answers]
+        assert [status(a) for a in answers] == [44, 44]
+        assert texts[0] == texts[1].replace(unknown, list_id)
+        assert "0101800001" not in etree.tostring(answers[0]).decode()
+    listed = await call(client, soap(built("ListInput", by_id.format(list_id))), who=FAGSYSTEM_B)
+    assert (status(listed), listed.findall(f"{V}LaesResultat")) == (20, [])
+    found = await call(client, soap(built("SoegInput", "")), who=FAGSYSTEM_B)
+    assert list(found.iter(f"{S}UUIDIdentifikator")) == []
     assert (await asyncio.to_thread(service.list_value_lists, bf, [list_id]))[0].size == 1
 
 
@@ -232,15 +242,23 @@ async def test_rest_mirror(bf: Beskedfordeler, client: httpx.AsyncClient) -> Non
         f"/beskedfordeler/vaerdilister/{list_id}/fjern", json={"vaerdier": ["p1"]}, headers=a
     )
     assert removed.json()["antal"] == 2
-    read = await client.get(f"/beskedfordeler/vaerdilister/{list_id}", headers=b)
+    read = await client.get(f"/beskedfordeler/vaerdilister/{list_id}", headers=a)
     assert read.json()["vaerdier"] == ["p2", "p3"]
-    found = await client.get("/beskedfordeler/vaerdilister", params={"navn": "Borgere"}, headers=b)
+    found = await client.get("/beskedfordeler/vaerdilister", params={"navn": "Borgere"}, headers=a)
     assert found.json() == [list_id]
+    not_b = await client.get("/beskedfordeler/vaerdilister", params={"navn": "Borgere"}, headers=b)
+    assert not_b.json() == []
+    unknown = "00000000-0000-4000-8000-0000000000ff"
+    for path in (list_id, unknown):
+        hidden = await client.get(f"/beskedfordeler/vaerdilister/{path}", headers=b)
+        text = assert_problem(hidden, 404, "IKKE_FUNDET")
+        assert text == f"Værdilisten {path} findes ikke"
+        assert "p2" not in hidden.text
 
     foreign = await client.post(
         f"/beskedfordeler/vaerdilister/{list_id}/vaerdier", json={"vaerdier": ["x"]}, headers=b
     )
-    assert assert_problem(foreign, 403, "ADGANG_NAEGTET").endswith("tilhører et andet it-system")
+    assert assert_problem(foreign, 404, "IKKE_FUNDET") == f"Værdilisten {list_id} findes ikke"
     too_long = await client.post(
         f"/beskedfordeler/vaerdilister/{list_id}/vaerdier",
         json={"vaerdier": ["x" * 201]},
@@ -257,7 +275,7 @@ async def test_rest_mirror(bf: Beskedfordeler, client: httpx.AsyncClient) -> Non
     ]  # nothing of that changed
 
     refused = await client.delete(f"/beskedfordeler/vaerdilister/{list_id}", headers=b)
-    assert_problem(refused, 403, "ADGANG_NAEGTET")
+    assert_problem(refused, 404, "IKKE_FUNDET")
     assert (
         await client.delete(f"/beskedfordeler/vaerdilister/{list_id}", headers=a)
     ).status_code == 204

@@ -13,8 +13,13 @@ other providers make, so the subscriber's identity has one source: the platform'
   `AfsendBeskedOutput/StandardRetur/StatusKode` 20, or 40 with the reason.
 - `GET /dueslag/{id}/beskeder?antal=n` (`BeskedHent`), `POST …/{tag}/ack` and `…/{tag}/nack`:
   the caller's own mailboxes only; another's answers 404 exactly like an unknown one.
+- `POST/GET /dueslag`, `PUT/DELETE /dueslag/{id}`, `POST/GET /dueslag/{id}/abonnementer` and
+  `DELETE …/abonnementer/{aid}`: a subscriber's own mailboxes and subscriptions (`dueslag_api`).
 - `POST /Vaerdiliste`: KOMBIT's value-list SOAP operations; REST mirror under `/vaerdilister`.
+  Only a list's owner sees it: another's answers 404 (StatusKode 44) like an unknown one.
 - `GET /fejlkoe` and `POST /fejlkoe/{seq}/genlever`: the caller's part of the error queue.
+- `GET /afviste`: the publications of the caller that were refused, with the reason, newest
+  first (operators see all of them with `indbetaling beskedfordeler afviste`).
 
 A refused REST request is answered with a problem document (`indbetaling.http_errors`); the
 SOAP-shaped operations answer with their `StandardRetur`. The async endpoints await only the
@@ -23,7 +28,6 @@ body and the transport; database work and parsing run in the threadpool.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -32,6 +36,9 @@ from starlette.concurrency import run_in_threadpool
 
 from indbetaling.besked import afsend_besked_output
 from indbetaling.beskedfordeler import service, store, vaerdiliste_soap
+from indbetaling.beskedfordeler.dueslag_api import mailbox_routes
+from indbetaling.beskedfordeler.problems import CallerResolver, Unauthenticated
+from indbetaling.beskedfordeler.problems import call as _call
 from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerError
 from indbetaling.beskedfordeler.transport import DatabaseTransport, MailboxTransport
 from indbetaling.caller import CallerRejected, CallerVerifier
@@ -43,24 +50,20 @@ XML = "text/xml; charset=utf-8"
 T = TypeVar("T")
 
 
-class Unauthenticated(Exception):
-    """The caller could not be identified."""
-
-
-CallerResolver = Callable[[Request], str]
-
-
 def gateway_caller(verifier: CallerVerifier) -> CallerResolver:
     """A `CallerResolver` trusting only the gateway-signed `X-Serviceplatform-Caller` header.
 
-    Build the verifier as `CallerVerifier(platform.jwks(), BESKEDFORDELER_ENTITY_ID)`.
+    Build the verifier as `CallerVerifier(platform.jwks(), BESKEDFORDELER_ENTITY_ID)`. The
+    authority the caller acts for (its token's context) is left in `request.state.authority_cvr`.
     """
 
     def resolve(request: Request) -> str:
         try:
-            return str(verifier.verify(request.headers).it_system_id)
+            caller = verifier.verify(request.headers)
         except CallerRejected as exc:
             raise Unauthenticated(str(exc)) from None
+        request.state.authority_cvr = caller.authority_cvr
+        return str(caller.it_system_id)
 
     return resolve
 
@@ -99,14 +102,15 @@ class FailedOut(BaseModel):
     tidspunkt: str
 
 
-def _status_for(exc: BeskedfordelerError) -> int:
-    return {44: 404, 43: 403}.get(exc.status, 400)
-
-
-def problem(exc: BeskedfordelerError) -> ProblemError:
-    """A refused request as the problem document to answer with."""
-    status = _status_for(exc)
-    return ProblemError(status, CODE_OF_STATUS[status], str(exc))
+class RefusedOut(BaseModel):
+    seq: int
+    besked_id: str | None
+    transaktions_id: str | None
+    aarsag: str
+    tidspunkt: str
+    via: str
+    stoerrelse: int = Field(description="bytes sent; `indhold` holds at most the first 64,000")
+    indhold: str
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -200,16 +204,11 @@ def beskedfordeler_router(
         answer = await run_in_threadpool(vaerdiliste_soap.handle, bf, owner, body)
         return Response(answer.body, media_type=XML)
 
+    mailbox_routes(router, bf, who)
     _value_list_routes(router, bf, who)
     _error_queue_routes(router, bf, who)
+    _refused_routes(router, bf, who)
     return router
-
-
-def _call(work: Callable[[], T]) -> T:
-    try:
-        return work()
-    except BeskedfordelerError as exc:
-        raise problem(exc) from None
 
 
 def _value_list_routes(router: APIRouter, bf: Beskedfordeler, who: CallerResolver) -> None:
@@ -230,15 +229,15 @@ def _value_list_routes(router: APIRouter, bf: Beskedfordeler, who: CallerResolve
         navn: str | None = None,
         foerste: int = Query(0, ge=0),
         antal: int = Query(100, ge=1, le=1000),
-        _caller: str = Depends(who),
+        owner: str = Depends(who),
     ) -> list[str]:
-        return _call(lambda: service.search_value_lists(bf, navn, foerste, antal))
+        return _call(lambda: service.search_value_lists(bf, navn, foerste, antal, owner))
 
     @router.get("/vaerdilister/{list_id}", response_model=ValueListOut)
     def read_list(
-        list_id: str, antal: int = Query(1000, ge=0, le=100_000), _caller: str = Depends(who)
+        list_id: str, antal: int = Query(1000, ge=0, le=100_000), owner: str = Depends(who)
     ) -> ValueListOut:
-        info, values = _call(lambda: service.read_value_list(bf, list_id, antal))
+        info, values = _call(lambda: service.read_value_list(bf, list_id, antal, owner))
         return _out(info, values)
 
     @router.post("/vaerdilister/{list_id}/vaerdier", response_model=ValueListOut)
@@ -280,3 +279,25 @@ def _error_queue_routes(router: APIRouter, bf: Beskedfordeler, who: CallerResolv
             raise ProblemError(404, CODE_OF_STATUS[404], f"Fejlkø-posten {seq} findes ikke")
         _call(lambda: service.redeliver(bf, seq))
         return Response(status_code=204)
+
+
+def _refused_routes(router: APIRouter, bf: Beskedfordeler, who: CallerResolver) -> None:
+    @router.get("/afviste", response_model=list[RefusedOut])
+    def refused(
+        foerste: int = Query(0, ge=0),
+        antal: int = Query(100, ge=1, le=1000),
+        publisher: str = Depends(who),
+    ) -> list[RefusedOut]:
+        return [
+            RefusedOut(
+                seq=r.seq,
+                besked_id=r.besked_id,
+                transaktions_id=r.transaction_id,
+                aarsag=r.reason,
+                tidspunkt=r.refused_at.isoformat(),
+                via=r.via,
+                stoerrelse=r.body_size,
+                indhold=r.body.decode("utf-8", errors="replace"),
+            )
+            for r in _call(lambda: service.refused(bf, publisher, foerste, antal))
+        ]

@@ -9,7 +9,9 @@ from indbetaling.beskedfordeler.service import Beskedfordeler, NotFound
 from indbetaling.db import make_engine, migrate
 from indbetaling.settings import Settings
 
-app = typer.Typer(help="Beskedfordeler: error queue (fejlkø) and re-delivery.")
+app = typer.Typer(
+    help="Beskedfordeler: error queue (fejlkø), re-delivery and refused publications."
+)
 
 
 def _beskedfordeler() -> Beskedfordeler:
@@ -49,3 +51,27 @@ def redeliver(
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{count} besked(er) genleveret")
+
+
+@app.command("afviste")
+def list_refused(
+    afsender: str | None = typer.Option(None, help="only this publisher's (it-system UUID)"),
+    antal: int = typer.Option(100, min=1, max=1000, help="at most this many, newest first"),
+) -> None:
+    """List the publications the Beskedfordeler refused, with the reason, and count them."""
+    bf = _beskedfordeler()
+    for item in service.refused(bf, afsender, 0, antal):
+        typer.echo(
+            "\t".join(
+                [
+                    str(item.seq),
+                    item.refused_at.isoformat(),
+                    item.via,
+                    item.publisher_id,
+                    item.besked_id or "-",
+                    item.transaction_id or "-",
+                    item.reason,
+                ]
+            )
+        )
+    typer.echo(f"{service.refused_count(bf, afsender)} afvist(e) i alt")

@@ -9,19 +9,27 @@ mailboxes always live in the database, where the push loop (`push.py`) takes the
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from lxml import etree
+from prometheus_client import Counter
 from sqlalchemy import Connection, Engine
 
 from indbetaling import ids
 from indbetaling.besked import Envelope, InvalidMessage, parse_envelope
 from indbetaling.beskedfordeler import domain, store
 from indbetaling.db import read, write
-from indbetaling.xml_safety import UnsafeXml
+from indbetaling.xml_safety import UnsafeXml, parse_xml
 
 MAX_VALUE_LENGTH = 200
+REFUSED = Counter(
+    "indbetaling_beskedfordeler_refused_total",
+    "Publications the Beskedfordeler refused (each stored with its reason), by how they came",
+    ["via"],
+)
 
 
 def utc_now() -> datetime:
@@ -35,7 +43,14 @@ class BeskedfordelerError(Exception):
 
 
 class PublishRefused(BeskedfordelerError):
-    pass
+    """A refused publication; the ids are those of the message, as far as they could be read."""
+
+    def __init__(
+        self, reason: str, besked_id: str | None = None, transaction_id: str | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.besked_id = besked_id
+        self.transaction_id = transaction_id
 
 
 class NotFound(BeskedfordelerError):
@@ -110,14 +125,93 @@ def subscribe(
     return subscription
 
 
+def change_mailbox(
+    bf: Beskedfordeler,
+    subscriber_id: str,
+    mailbox_id: str,
+    *,
+    name: str,
+    push_url: str | None,
+    push_secret: str | None,
+) -> domain.Mailbox:
+    """Rename a subscriber's own mailbox or change how it is delivered (push or pull)."""
+    if (push_url is None) != (push_secret is None):
+        raise InvalidRequest("Et push-dueslag skal have både URL og hemmelighed")
+    with write(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        changed = domain.Mailbox(mailbox_id, subscriber_id, name, push_url, push_secret)
+        store.update_mailbox(conn, changed)
+    return changed
+
+
+def delete_mailbox(bf: Beskedfordeler, subscriber_id: str, mailbox_id: str) -> None:
+    """Delete a subscriber's own mailbox with its subscriptions and what waits in it."""
+    with write(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        store.delete_mailbox(conn, mailbox_id)
+
+
+def subscribe_own(
+    bf: Beskedfordeler, subscriber_id: str, mailbox_id: str, f: domain.Filter
+) -> domain.Subscription:
+    """A subscription on the subscriber's own mailbox; a value list in the filter must be its
+    own too (another's answers like an unknown one)."""
+    subscription = domain.Subscription(str(uuid.uuid4()), mailbox_id, f)
+    with write(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        if f.value_list_id is not None:
+            _owned_list(conn, f.value_list_id, subscriber_id)
+        store.add_subscription(conn, subscription)
+    return subscription
+
+
+def subscriptions_of(
+    bf: Beskedfordeler, subscriber_id: str, mailbox_id: str
+) -> list[domain.Subscription]:
+    with read(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        return store.subscriptions_of(conn, mailbox_id)
+
+
+def unsubscribe(
+    bf: Beskedfordeler, subscriber_id: str, mailbox_id: str, subscription_id: str
+) -> None:
+    with write(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        if not store.delete_subscription(conn, mailbox_id, subscription_id):
+            raise NotFound(f"Abonnementet {subscription_id[:40]} findes ikke")
+
+
 # --- publish and route -----------------------------------------------------------------------
 
 
 def read_envelope(xml: bytes) -> Envelope:
     try:
         return parse_envelope(xml)
-    except (InvalidMessage, UnsafeXml) as exc:
+    except UnsafeXml as exc:
         raise PublishRefused(str(exc)) from None
+    except InvalidMessage as exc:
+        raise PublishRefused(str(exc), *_readable_ids(xml)) from None
+
+
+def _readable_ids(xml: bytes) -> tuple[str | None, str | None]:
+    """BeskedId and TransaktionsId of well-formed XML the schema refused, where they stand."""
+    try:
+        root = parse_xml(xml)
+    except UnsafeXml:
+        return None, None
+    found: dict[str, str] = {}
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        name = etree.QName(element).localname
+        if name in ("BeskedId", "TransaktionsId") and name not in found:
+            for child in element:
+                text = (child.text or "").strip() if isinstance(child.tag, str) else ""
+                if text and etree.QName(child).localname == "UUIDIdentifikator":
+                    found[name] = text[:64]
+                    break
+    return found.get("BeskedId"), found.get("TransaktionsId")
 
 
 def route(conn: Connection, envelope: Envelope, publisher_id: str) -> list[domain.Mailbox]:
@@ -125,7 +219,9 @@ def route(conn: Connection, envelope: Envelope, publisher_id: str) -> list[domai
     data = envelope.filter_data
     if not store.may_publish(conn, publisher_id, data.message_type):
         raise PublishRefused(
-            f"Afsenderen {publisher_id[:40]} må ikke afsende beskedtypen {data.message_type[:40]}"
+            f"Afsenderen {publisher_id[:40]} må ikke afsende beskedtypen {data.message_type[:40]}",
+            envelope.besked_id,
+            envelope.transaction_id,
         )
     candidates = store.subscriptions_for(conn, data.message_type)
     lists = domain.value_lists_of(candidates)
@@ -134,13 +230,16 @@ def route(conn: Connection, envelope: Envelope, publisher_id: str) -> list[domai
 
 
 def publish(bf: Beskedfordeler, publisher_id: str, xml: bytes) -> Routed:
-    """`BeskedAfsend` on the database transport: validate, route and place in one transaction."""
-    envelope = read_envelope(xml)
-    with write(bf.engine) as conn:
-        targets = route(conn, envelope, publisher_id)
-        now = bf.clock()
-        for mailbox in targets:
-            store.put_message(conn, mailbox.mailbox_id, envelope.besked_id, envelope.xml, now)
+    """`BeskedAfsend` on the database transport: validate, route and place in one transaction.
+
+    A refused publication is recorded (`refused`) before `PublishRefused` is raised."""
+    with _recording_refusals(bf, publisher_id, xml, "http"):
+        envelope = read_envelope(xml)
+        with write(bf.engine) as conn:
+            targets = route(conn, envelope, publisher_id)
+            now = bf.clock()
+            for mailbox in targets:
+                store.put_message(conn, mailbox.mailbox_id, envelope.besked_id, envelope.xml, now)
     return Routed(envelope, targets)
 
 
@@ -153,11 +252,58 @@ def place_in_database(
             store.put_message(conn, mailbox.mailbox_id, envelope.besked_id, envelope.xml, now)
 
 
-def route_only(bf: Beskedfordeler, publisher_id: str, xml: bytes) -> Routed:
-    """Validate and route without placing (the AMQP distributor places in queues itself)."""
-    envelope = read_envelope(xml)
+def route_only(bf: Beskedfordeler, publisher_id: str, xml: bytes, via: str = "http") -> Routed:
+    """Validate and route without placing (the AMQP distributor places in queues itself).
+
+    A refused publication is recorded (`refused`) before `PublishRefused` is raised."""
+    with _recording_refusals(bf, publisher_id, xml, via):
+        envelope = read_envelope(xml)
+        with read(bf.engine) as conn:
+            return Routed(envelope, route(conn, envelope, publisher_id))
+
+
+@contextmanager
+def _recording_refusals(
+    bf: Beskedfordeler, publisher_id: str, xml: bytes, via: str
+) -> Iterator[None]:
+    try:
+        yield
+    except PublishRefused as exc:
+        record_refusal(bf, publisher_id, xml, exc, via)
+        raise
+
+
+def record_refusal(
+    bf: Beskedfordeler, publisher_id: str, xml: bytes, refusal: PublishRefused, via: str
+) -> None:
+    """Keep a refused publication for operators and its publisher: never only a log line."""
+    with write(bf.engine) as conn:
+        store.record_refused(
+            conn,
+            publisher_id=publisher_id,
+            via=via,
+            besked_id=refusal.besked_id,
+            transaction_id=refusal.transaction_id,
+            reason=ids.mask_cpr_in_text(str(refusal)),
+            body=xml,
+            now=bf.clock(),
+        )
+    REFUSED.labels(via=via).inc()
+
+
+def refused(
+    bf: Beskedfordeler, publisher_id: str | None = None, first: int = 0, limit: int = 100
+) -> list[store.RefusedMessage]:
+    """Refused publications, newest first: `publisher_id`'s own, or all for the operator."""
+    if first < 0 or not 1 <= limit <= 1000:
+        raise InvalidRequest("foerste ≥ 0 og antal 1-1000")
     with read(bf.engine) as conn:
-        return Routed(envelope, route(conn, envelope, publisher_id))
+        return store.list_refused(conn, publisher_id, first, limit)
+
+
+def refused_count(bf: Beskedfordeler, publisher_id: str | None = None) -> int:
+    with read(bf.engine) as conn:
+        return store.count_refused(conn, publisher_id)
 
 
 # --- database mailboxes: pull, ack, nack -----------------------------------------------------
@@ -277,13 +423,12 @@ def _clean_values(values: Iterable[str]) -> Iterable[str]:
 
 
 def _owned_list(conn: Connection, list_id: str, caller: str | None) -> store.ValueListInfo:
-    found = store.value_list_info(conn, [list_id])
+    """The list, when `caller` owns it (or is the operator, `None`); another's answers exactly
+    like an unknown one, so a caller learns nothing of lists that are not its own."""
+    found = store.value_list_info(conn, [list_id], owner_id=caller)
     if not found:
         raise NotFound(f"Værdilisten {list_id[:40]} findes ikke")
-    info = found[0]
-    if caller is not None and info.owner_id is not None and info.owner_id != caller:
-        raise NotAllowed(f"Værdilisten {list_id[:40]} tilhører et andet it-system")
-    return info
+    return found[0]
 
 
 def create_value_list(
@@ -324,25 +469,34 @@ def remove_values(
 
 
 def read_value_list(
-    bf: Beskedfordeler, list_id: str, limit: int = 10_000
+    bf: Beskedfordeler, list_id: str, limit: int = 10_000, caller: str | None = None
 ) -> tuple[store.ValueListInfo, list[str]]:
+    """The list and its first `limit` values; only its owner (or the operator) reads it."""
     with read(bf.engine) as conn:
-        info = _owned_list(conn, list_id, None)
+        info = _owned_list(conn, list_id, caller)
         return info, store.list_values(conn, list_id, limit)
 
 
-def list_value_lists(bf: Beskedfordeler, list_ids: Collection[str]) -> list[store.ValueListInfo]:
+def list_value_lists(
+    bf: Beskedfordeler, list_ids: Collection[str], caller: str | None = None
+) -> list[store.ValueListInfo]:
+    """The lists among `list_ids` that `caller` owns (all of them for the operator, `None`)."""
     with read(bf.engine) as conn:
-        return store.value_list_info(conn, list_ids)
+        return store.value_list_info(conn, list_ids, owner_id=caller)
 
 
 def search_value_lists(
-    bf: Beskedfordeler, name: str | None = None, first: int = 0, limit: int = 100
+    bf: Beskedfordeler,
+    name: str | None = None,
+    first: int = 0,
+    limit: int = 100,
+    caller: str | None = None,
 ) -> list[str]:
+    """Ids of the lists `caller` owns (every list for the operator, `None`), by name."""
     if first < 0 or not 1 <= limit <= 1000:
         raise InvalidRequest("FoersteResultatReference ≥ 0 og MaksimalAntalKvantitet 1-1000")
     with read(bf.engine) as conn:
-        return store.search_value_lists(conn, name, first, limit)
+        return store.search_value_lists(conn, name, first, limit, owner_id=caller)
 
 
 def delete_value_list(bf: Beskedfordeler, list_id: str, caller: str | None = None) -> None:

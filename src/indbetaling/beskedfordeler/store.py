@@ -8,6 +8,8 @@
   is visible from `visible_at`; taking it hides it for a lease (redelivered if not acked in
   time, as AMQP redelivers on disconnect), acking deletes it.
 - `push_attempts`: every push, with its answer. `error_queue` (fejlkø): pushes that gave up.
+- `refused_messages`: every publication the Beskedfordeler refused, with its reason and the
+  first `MAX_REFUSED_BODY` bytes of what was sent (`body_size` says how much that was).
 """
 
 from __future__ import annotations
@@ -134,6 +136,21 @@ error_queue = Table(
     Column("failed_at", UtcDateTime, nullable=False),
 )
 
+refused_messages = Table(
+    "refused_messages",
+    metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("publisher_id", _ID, nullable=False, index=True),
+    Column("via", String(10), nullable=False),
+    Column("besked_id", _ID, nullable=True),
+    Column("transaction_id", _ID, nullable=True),
+    Column("reason", String(500), nullable=False),
+    Column("refused_at", UtcDateTime, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("body_size", Integer, nullable=False),
+)
+MAX_REFUSED_BODY = 64_000
+
 
 # --- publishers, mailboxes, subscriptions ----------------------------------------------------
 
@@ -177,6 +194,22 @@ def _mailbox(row: object) -> Mailbox:
     )
 
 
+def update_mailbox(conn: Connection, mailbox: Mailbox) -> None:
+    conn.execute(
+        mailboxes.update()
+        .where(mailboxes.c.mailbox_id == mailbox.mailbox_id)
+        .values(name=mailbox.name, push_url=mailbox.push_url, push_secret=mailbox.push_secret)
+    )
+
+
+def delete_mailbox(conn: Connection, mailbox_id: str) -> None:
+    """The mailbox, its subscriptions, its waiting messages and its error-queue entries."""
+    conn.execute(delete(subscriptions).where(subscriptions.c.mailbox_id == mailbox_id))
+    conn.execute(delete(mailbox_messages).where(mailbox_messages.c.mailbox_id == mailbox_id))
+    conn.execute(delete(error_queue).where(error_queue.c.mailbox_id == mailbox_id))
+    conn.execute(delete(mailboxes).where(mailboxes.c.mailbox_id == mailbox_id))
+
+
 def get_mailbox(conn: Connection, mailbox_id: str) -> Mailbox | None:
     row = conn.execute(select(mailboxes).where(mailboxes.c.mailbox_id == mailbox_id)).first()
     return None if row is None else _mailbox(row)
@@ -218,19 +251,38 @@ def subscriptions_for(conn: Connection, message_type: str) -> list[Subscription]
         .where((c.message_type == message_type.lower()) | c.message_type.is_(None))
         .order_by(c.subscription_id)
     )
-    return [
-        Subscription(
-            subscription_id=r.subscription_id,
-            mailbox_id=r.mailbox_id,
-            filter=Filter(
-                message_type=r.message_type,
-                authority_cvr=r.authority_cvr,
-                object_action=r.object_action,
-                value_list_id=r.value_list_id,
-            ),
+    return [_subscription(r) for r in rows]
+
+
+def _subscription(row: Any) -> Subscription:
+    return Subscription(
+        subscription_id=row.subscription_id,
+        mailbox_id=row.mailbox_id,
+        filter=Filter(
+            message_type=row.message_type,
+            authority_cvr=row.authority_cvr,
+            object_action=row.object_action,
+            value_list_id=row.value_list_id,
+        ),
+    )
+
+
+def subscriptions_of(conn: Connection, mailbox_id: str) -> list[Subscription]:
+    c = subscriptions.c
+    rows = conn.execute(
+        select(subscriptions).where(c.mailbox_id == mailbox_id).order_by(c.subscription_id)
+    )
+    return [_subscription(r) for r in rows]
+
+
+def delete_subscription(conn: Connection, mailbox_id: str, subscription_id: str) -> bool:
+    c = subscriptions.c
+    result = conn.execute(
+        delete(subscriptions).where(
+            c.mailbox_id == mailbox_id, c.subscription_id == subscription_id
         )
-        for r in rows
-    ]
+    )
+    return bool(result.rowcount)
 
 
 # --- value lists ------------------------------------------------------------------------------
@@ -261,7 +313,10 @@ def create_value_list(
     )
 
 
-def value_list_info(conn: Connection, list_ids: Collection[str]) -> list[ValueListInfo]:
+def value_list_info(
+    conn: Connection, list_ids: Collection[str], owner_id: str | None = None
+) -> list[ValueListInfo]:
+    """The lists among `list_ids`; only those `owner_id` owns when it is given."""
     if not list_ids:
         return []
     size = (
@@ -269,16 +324,19 @@ def value_list_info(conn: Connection, list_ids: Collection[str]) -> list[ValueLi
         .where(value_list_values.c.list_id == value_lists.c.list_id)
         .scalar_subquery()
     )
-    rows = conn.execute(
-        select(value_lists, size.label("size"))
-        .where(value_lists.c.list_id.in_(list(list_ids)))
-        .order_by(value_lists.c.list_id)
-    )
+    query = select(value_lists, size.label("size")).where(value_lists.c.list_id.in_(list(list_ids)))
+    if owner_id is not None:
+        query = query.where(value_lists.c.owner_id == owner_id)
+    rows = conn.execute(query.order_by(value_lists.c.list_id))
     return [ValueListInfo(r.list_id, r.owner_id, r.name, r.note, int(r.size)) for r in rows]
 
 
-def search_value_lists(conn: Connection, name: str | None, first: int, limit: int) -> list[str]:
+def search_value_lists(
+    conn: Connection, name: str | None, first: int, limit: int, owner_id: str | None = None
+) -> list[str]:
     query = select(value_lists.c.list_id).order_by(value_lists.c.list_id)
+    if owner_id is not None:
+        query = query.where(value_lists.c.owner_id == owner_id)
     if name:
         query = query.where(value_lists.c.name == name)
     return list(conn.execute(query.offset(first).limit(limit)).scalars())
@@ -566,3 +624,75 @@ def take_from_error_queue(conn: Connection, seq: int) -> StoredMessage | None:
         return None
     conn.execute(delete(error_queue).where(e.seq == seq))
     return StoredMessage(row.seq, row.mailbox_id, row.besked_id, bytes(row.payload), 0)
+
+
+# --- refused publications ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefusedMessage:
+    seq: int
+    publisher_id: str
+    via: str
+    besked_id: str | None
+    transaction_id: str | None
+    reason: str
+    refused_at: datetime
+    body: bytes
+    body_size: int
+
+
+def record_refused(
+    conn: Connection,
+    *,
+    publisher_id: str,
+    via: str,
+    besked_id: str | None,
+    transaction_id: str | None,
+    reason: str,
+    body: bytes,
+    now: datetime,
+) -> None:
+    conn.execute(
+        refused_messages.insert().values(
+            publisher_id=publisher_id[:64],
+            via=via[:10],
+            besked_id=besked_id[:64] if besked_id else None,
+            transaction_id=transaction_id[:64] if transaction_id else None,
+            reason=reason[:500],
+            refused_at=now,
+            body=body[:MAX_REFUSED_BODY],
+            body_size=len(body),
+        )
+    )
+
+
+def list_refused(
+    conn: Connection, publisher_id: str | None, first: int, limit: int
+) -> list[RefusedMessage]:
+    """Refused publications, newest first; only `publisher_id`'s when it is given."""
+    r = refused_messages.c
+    query = select(refused_messages).order_by(r.seq.desc())
+    if publisher_id is not None:
+        query = query.where(r.publisher_id == publisher_id)
+    return [
+        RefusedMessage(
+            row.seq,
+            row.publisher_id,
+            row.via,
+            row.besked_id,
+            row.transaction_id,
+            row.reason,
+            row.refused_at,
+            bytes(row.body),
+            row.body_size,
+        )
+        for row in conn.execute(query.offset(first).limit(limit))
+    ]
+
+
+def count_refused(conn: Connection, publisher_id: str | None = None) -> int:
+    query = select(func.count()).select_from(refused_messages)
+    if publisher_id is not None:
+        query = query.where(refused_messages.c.publisher_id == publisher_id)
+    return int(conn.execute(query).scalar_one())

@@ -186,8 +186,10 @@ class AmqpDistributor:
     async def handle(self, message: AbstractIncomingMessage) -> None:
         publisher = str(message.app_id or "")
         try:
-            routed = await run_in_threadpool(service.route_only, self.bf, publisher, message.body)
-        except BeskedfordelerError as exc:
+            routed = await run_in_threadpool(
+                service.route_only, self.bf, publisher, message.body, "amqp"
+            )
+        except BeskedfordelerError as exc:  # recorded among the refused publications
             log.warning("message %s refused: %s", message.message_id, exc)
             await self._reply(message, exc.status, str(exc))
             await message.ack()

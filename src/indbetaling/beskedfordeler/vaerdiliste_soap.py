@@ -120,7 +120,7 @@ def _opret(bf: Beskedfordeler, caller: str, op: etree._Element) -> etree._Elemen
         raise InvalidMessage("OpretInput skal have netop én Egenskab med Vaerdiliste/Navn")
     note = op.findtext(f"{_S}NoteTekst")
     list_id = service.create_value_list(bf, caller, names[0], _values(op, f"{_V}Vaerdi"), note=note)
-    info, values = service.read_value_list(bf, list_id, limit=1000)
+    info, values = service.read_value_list(bf, list_id, limit=1000, caller=caller)
     output = _output("OpretOutput", 20)
     liste = _sub(output, f"{_V}Vaerdiliste")
     _sub(liste, f"{_S}UUIDIdentifikator", list_id)
@@ -139,7 +139,7 @@ def _fjern(bf: Beskedfordeler, caller: str, op: etree._Element) -> etree._Elemen
 
 
 def _laes(bf: Beskedfordeler, caller: str, op: etree._Element) -> etree._Element:
-    info, values = service.read_value_list(bf, _uuid(op))
+    info, values = service.read_value_list(bf, _uuid(op), caller=caller)
     output = _output("LaesOutput", 20)
     _registrering(_sub(output, f"{_V}LaesResultat"), f"{_V}Registrering", info, values)
     return output
@@ -148,8 +148,8 @@ def _laes(bf: Beskedfordeler, caller: str, op: etree._Element) -> etree._Element
 def _list(bf: Beskedfordeler, caller: str, op: etree._Element) -> etree._Element:
     wanted = [(u.text or "").strip() for u in op.iterfind(f"{_S}UUIDIdentifikator")]
     output = _output("ListOutput", 20)
-    for info in service.list_value_lists(bf, wanted):
-        _, values = service.read_value_list(bf, info.list_id)
+    for info in service.list_value_lists(bf, wanted, caller):
+        _, values = service.read_value_list(bf, info.list_id, caller=caller)
         _registrering(_sub(output, f"{_V}LaesResultat"), f"{_V}Registrering", info, values)
     return output
 
@@ -160,7 +160,7 @@ def _soeg(bf: Beskedfordeler, caller: str, op: etree._Element) -> etree._Element
     name = op.findtext(
         f"{_V}SoegObjekt/{_V}SoegAttributListe/{_V}SoegEgenskab/{_V}Vaerdiliste/{_V}Navn"
     )
-    found = service.search_value_lists(bf, name, first, limit)
+    found = service.search_value_lists(bf, name, first, limit, caller)
     output = _output("SoegOutput", 20)
     if found:
         id_liste = _sub(output, f"{_S}IdListe")

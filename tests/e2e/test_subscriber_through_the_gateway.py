@@ -1,0 +1,101 @@
+"""A subscriber, with only what `demo.json` says, works the Beskedfordeler through the gateway:
+it makes a pull mailbox, a value list and a subscription filtered by it; a staff write-down on
+a claim whose part is in the list sends a message that it pulls from its mailbox; and a message
+it may not publish is refused and shown, with the reason, to it and to the operators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from e2e.test_claim_messages_over_the_wire import XML, token, wait_until
+from e2e.test_run import free_port, start, stop, wait_for_demo_json
+from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING, read_status_code
+from indbetaling.cli import app
+
+BF = "/api/v1/beskedfordeler"
+
+
+def staff_write_down(client: httpx.Client, demo: dict[str, Any], sample: Any, amount: str) -> None:
+    """Collections staff write the sample claim down: its message goes to the subscribers."""
+    cvr, claim_id = sample["cvr"], sample["fordring_id"]
+    path = f"/debitorsystem/api/v1/myndigheder/{cvr}/fordringer/{claim_id}/nedreguleringer"
+    answer = client.post(
+        path,
+        json={"Beloeb": amount, "Tekst": "Nedskrevet af sagsbehandler"},
+        headers={"Authorization": f"Bearer {demo['staff_tokens'][cvr]}"},
+    )
+    assert answer.status_code in (200, 201), answer.text
+
+
+def test_subscriber_subscribes_pulls_and_sees_its_refused_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proc = start(tmp_path, free_port())
+    try:
+        demo = wait_for_demo_json(tmp_path, proc)
+        sample = demo["sample_claims"][0]
+        cvr = sample["cvr"]
+        fagsystem = next(f for f in demo["fagsystemer"] if cvr in f["authorities"])
+        with httpx.Client(base_url=demo["base_url"], timeout=10) as client:
+            me = {"Authorization": f"Bearer {token(client, fagsystem, cvr)}"}
+            mine = client.get(f"{BF}/dueslag", headers=me)
+            assert mine.status_code == 200, mine.text
+            assert [m["id"] for m in mine.json()] == fagsystem["dueslag"]
+
+            box = client.post(f"{BF}/dueslag", json={"navn": "Til afhentning"}, headers=me)
+            assert box.status_code == 201, box.text
+            box_id = box.json()["id"]
+            parts = client.post(
+                f"{BF}/vaerdilister",
+                json={"navn": "Mine parter", "vaerdier": [sample["part_id"]]},
+                headers=me,
+            )
+            assert parts.status_code == 201, parts.text
+            sub = client.post(
+                f"{BF}/dueslag/{box_id}/abonnementer",
+                json={
+                    "beskedtype": BESKEDTYPE_FORDRING_TIL_INDBETALING,
+                    "vaerdiliste_id": parts.json()["id"],
+                },
+                headers=me,
+            )
+            assert sub.status_code == 201, sub.text
+            assert sub.json()["myndighed_cvr"] == cvr
+
+            staff_write_down(client, demo, sample, "2.00")
+
+            def pulled() -> list[Any]:
+                answer = client.get(f"{BF}/dueslag/{box_id}/beskeder", headers=me)
+                assert answer.status_code == 200, answer.text
+                return list(answer.json())
+
+            messages = wait_until(pulled, "the write-down's message in the new mailbox")
+            assert len(messages) == 1
+            assert sample["fordring_id"] in messages[0]["haendelsesbesked"]
+            acked = client.post(
+                f"{BF}/dueslag/{box_id}/beskeder/{messages[0]['tag']}/ack", headers=me
+            )
+            assert acked.status_code == 204, acked.text
+
+            # A subscriber may not publish: refused, and kept with the reason.
+            forged = messages[0]["haendelsesbesked"].encode()
+            answer = client.post(f"{BF}/BeskedAfsend", content=forged, headers={**XML, **me})
+            assert read_status_code(answer.content) == 40
+            refused = client.get(f"{BF}/afviste", headers=me)
+            assert refused.status_code == 200, refused.text
+            (entry,) = refused.json()
+            assert entry["besked_id"] == messages[0]["besked_id"]
+            assert f"Afsenderen {fagsystem['id']} må ikke afsende" in entry["aarsag"]
+    finally:
+        stop(proc)
+
+    monkeypatch.setenv("INDBETALING_DATA_DIR", str(tmp_path))
+    listed = CliRunner().invoke(app, ["beskedfordeler", "afviste"])
+    assert listed.exit_code == 0, listed.output
+    assert f"{fagsystem['id']}\t{entry['besked_id']}" in listed.output
+    assert entry["aarsag"] in listed.output

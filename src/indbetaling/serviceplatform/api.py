@@ -65,6 +65,7 @@ from indbetaling.soap import (
     KombitHeaders,
     SoapContract,
     SoapFault,
+    check_must_understand,
     client_fault,
     fault_response,
     load_contract,
@@ -235,7 +236,9 @@ class Gateway:
             body = await read_limited_body(request, self.max_body_bytes)
             call.identity = await self._authenticate(request, entity_id)
             # Parsing and the schema are CPU work: off the event loop, like every provider.
-            headers = await run_in_threadpool(self._read_soap, contract, body, call)
+            headers = await run_in_threadpool(
+                self._read_soap, contract, body, request.headers.get("soapaction"), call
+            )
             call.transaction_uuid = str(headers.transaction_uuid)
             bind_transaction(call.transaction_uuid)
             if headers.municipality_cvr != call.identity.authority_cvr:
@@ -269,12 +272,16 @@ class Gateway:
         await self._audit(call, outcome, response.status_code, started, detail)
         return response
 
-    def _read_soap(self, contract: SoapContract, body: bytes, call: _Call) -> KombitHeaders:
-        """Check a SOAP request as its provider will (envelope, KOMBIT headers, schema),
-        noting in `call` what the audit log needs; or raise a fault."""
+    def _read_soap(
+        self, contract: SoapContract, body: bytes, soap_action: str | None, call: _Call
+    ) -> KombitHeaders:
+        """Check a SOAP request as its provider will (envelope, mandatory headers, SOAPAction,
+        KOMBIT headers, schema), noting in `call` what the audit log needs; or raise a fault."""
         envelope = read_envelope(body, self.max_body_bytes)
+        check_must_understand(envelope)
         operation = contract.operation_for(envelope.body)
         call.operation = operation.name
+        contract.check_soap_action(operation, soap_action)
         headers = call.headers = read_headers(envelope, contract)
         contract.decode(envelope.body)  # nothing schema-invalid is forwarded
         return headers

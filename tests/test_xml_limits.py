@@ -29,18 +29,18 @@ def _nested(depth: int) -> bytes:
 HOSTILE = {
     "attributes on one element": (
         f"<r><x {_attrs(MAX_ATTRIBUTES_PER_ELEMENT + 1)}/></r>".encode(),
-        "more than 32 attributes",
+        "more than 32 attributes on one element",
     ),
     "namespace declarations on one element": (
         ("<r><x " + " ".join(f'xmlns:p{i}="urn:{i}"' for i in range(40)) + "/></r>").encode(),
-        "more than 32 attributes",
+        "more than 32 attributes on one element",
     ),
     "attributes in all": (
         ("<r>" + f"<x {_attrs(30)}/>" * (MAX_ATTRIBUTES // 30 + 1) + "</r>").encode(),
         f"more than {MAX_ATTRIBUTES} attributes",
     ),
     "elements": (b"<r>" + b"<x/>" * MAX_ELEMENTS + b"</r>", f"more than {MAX_ELEMENTS} elements"),
-    "depth": (_nested(MAX_DEPTH + 1), f"deeper than {MAX_DEPTH} levels"),
+    "depth": (_nested(MAX_DEPTH + 1), f"more than {MAX_DEPTH} levels deep"),
     "text": (b"<r>" + b"a" * (MAX_TEXT_CHARS + 1) + b"</r>", "longer than"),
     "tail text": (b"<r><x/>" + b"a" * (MAX_TEXT_CHARS + 1) + b"</r>", "longer than"),
     "attribute value": (b'<r a="' + b"a" * (MAX_TEXT_CHARS + 1) + b'"/>', "longer than"),

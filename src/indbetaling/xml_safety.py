@@ -121,29 +121,25 @@ def check_shape(root: etree._Element, limits: XmlLimits = DEFAULT_LIMITS) -> Non
         own = len(node.attrib) + max(0, namespaces - parent_namespaces[-1])
         parent_namespaces.append(namespaces)
         attributes += own
-        if depth > limits.depth:
-            raise UnsafeXml(
-                f"Dokumentet er dybere end {limits.depth} niveauer / "
-                f"the document is nested deeper than {limits.depth} levels"
-            )
-        if elements > limits.elements:
-            raise UnsafeXml(
-                f"Dokumentet har mere end {limits.elements} elementer / "
-                f"the document has more than {limits.elements} elements"
-            )
-        if own > limits.attributes_per_element:
-            raise UnsafeXml(
-                f"Et element har mere end {limits.attributes_per_element} attributter / "
-                f"an element has more than {limits.attributes_per_element} attributes"
-            )
-        if attributes > limits.attributes:
-            raise UnsafeXml(
-                f"Dokumentet har mere end {limits.attributes} attributter / "
-                f"the document has more than {limits.attributes} attributes"
-            )
+        _at_most(depth, limits.depth, "Dokumentet er dybere end {} niveauer", "levels deep")
+        _at_most(elements, limits.elements, "Dokumentet har mere end {} elementer", "elements")
+        _at_most(
+            own,
+            limits.attributes_per_element,
+            "Et element har mere end {} attributter",
+            "attributes on one element",
+        )
+        _at_most(
+            attributes, limits.attributes, "Dokumentet har mere end {} attributter", "attributes"
+        )
         _check_text(node.text, limits)
         for value in node.attrib.values():
             _check_text(value, limits)
+
+
+def _at_most(count: int, limit: int, danish: str, english: str) -> None:
+    if count > limit:
+        raise UnsafeXml(f"{danish.format(limit)} / more than {limit} {english}")
 
 
 def _check_text(text: str | None, limits: XmlLimits) -> None:

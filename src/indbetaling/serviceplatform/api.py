@@ -65,6 +65,7 @@ from indbetaling.soap import (
     KombitHeaders,
     SoapContract,
     SoapFault,
+    check_must_understand,
     client_fault,
     fault_response,
     load_contract,
@@ -234,13 +235,13 @@ class Gateway:
         try:
             body = await read_limited_body(request, self.max_body_bytes)
             call.identity = await self._authenticate(request, entity_id)
-            envelope = read_envelope(body, self.max_body_bytes)
-            call.operation = contract.operation_for(envelope.body).name
-            call.headers = read_headers(envelope, contract)
-            call.transaction_uuid = str(call.headers.transaction_uuid)
+            # Parsing and the schema are CPU work: off the event loop, like every provider.
+            headers = await run_in_threadpool(
+                self._read_soap, contract, body, request.headers.get("soapaction"), call
+            )
+            call.transaction_uuid = str(headers.transaction_uuid)
             bind_transaction(call.transaction_uuid)
-            contract.decode(envelope.body)  # nothing schema-invalid is forwarded
-            if call.headers.municipality_cvr != call.identity.authority_cvr:
+            if headers.municipality_cvr != call.identity.authority_cvr:
                 raise AuthError(
                     403,
                     "AuthorityContext/MunicipalityCVR er ikke tokenets myndighed / "
@@ -270,6 +271,20 @@ class Gateway:
             detail = fault.text
         await self._audit(call, outcome, response.status_code, started, detail)
         return response
+
+    def _read_soap(
+        self, contract: SoapContract, body: bytes, soap_action: str | None, call: _Call
+    ) -> KombitHeaders:
+        """Check a SOAP request as its provider will (envelope, mandatory headers, SOAPAction,
+        KOMBIT headers, schema), noting in `call` what the audit log needs; or raise a fault."""
+        envelope = read_envelope(body, self.max_body_bytes)
+        check_must_understand(envelope)
+        operation = contract.operation_for(envelope.body)
+        call.operation = operation.name
+        contract.check_soap_action(operation, soap_action)
+        headers = call.headers = read_headers(envelope, contract)
+        contract.decode(envelope.body)  # nothing schema-invalid is forwarded
+        return headers
 
     async def _forward_soap(
         self, request: Request, body: bytes, endpoint: Endpoint, identity: TokenIdentity

@@ -9,7 +9,12 @@ from indbetaling.soap.faults import (
     client_fault,
     server_fault,
 )
-from indbetaling.soap.headers import CallContextHeader, KombitHeaders, read_headers
+from indbetaling.soap.headers import (
+    CallContextHeader,
+    KombitHeaders,
+    check_must_understand,
+    read_headers,
+)
 from indbetaling.soap.parsing import MAX_BODY_BYTES, Envelope, parse_xml, read_envelope
 from indbetaling.soap.service import Handler, SoapCall, SoapService, fault_response, wsdl_response
 
@@ -26,6 +31,7 @@ __all__ = [
     "SoapContract",
     "SoapFault",
     "SoapService",
+    "check_must_understand",
     "client_fault",
     "fault_response",
     "load_contract",

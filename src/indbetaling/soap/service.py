@@ -34,7 +34,7 @@ from indbetaling.soap.faults import (
     fault_envelope,
     server_fault,
 )
-from indbetaling.soap.headers import KombitHeaders, read_headers
+from indbetaling.soap.headers import KombitHeaders, check_must_understand, read_headers
 from indbetaling.soap.parsing import MAX_BODY_BYTES, read_envelope, response_envelope
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,9 @@ class SoapService:
         except CallerRejected as exc:
             raise client_fault(str(exc), 401) from None
         envelope = read_envelope(body, self.max_body_bytes)
+        check_must_understand(envelope)
         operation = self.contract.operation_for(envelope.body)
+        self.contract.check_soap_action(operation, http_headers.get("soapaction"))
         headers = read_headers(envelope, self.contract)
         if headers.municipality_cvr != caller.authority_cvr:
             raise client_fault(

@@ -21,23 +21,15 @@ from indbetaling.besked import read_status_code
 from indbetaling.contracts import BESKEDFORDELER_ENTITY_ID
 from indbetaling.db import make_engine, read
 from indbetaling.fagsystem.store import received_messages
+from serviceplatform.soap_client import fetch_token
 
 BESKED_AFSEND = "/api/v1/beskedfordeler/BeskedAfsend"
 XML = {"Content-Type": "text/xml; charset=utf-8"}
 
 
 def token(client: httpx.Client, who: dict[str, Any], cvr: str) -> str:
-    issued = client.post(
-        "/sts/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": who["client_id"],
-            "client_secret": who["client_secret"],
-            "scope": f"entityid:{BESKEDFORDELER_ENTITY_ID},anvenderkontekst:{cvr}",
-        },
-    )
-    assert issued.status_code == 200, issued.text
-    return str(issued.json()["access_token"])
+    base = str(client.base_url).rstrip("/")
+    return fetch_token(base, who["client_id"], who["client_secret"], BESKEDFORDELER_ENTITY_ID, cvr)
 
 
 def publications_by(client: httpx.Client, demo: dict[str, Any], it_system: str) -> list[Any]:

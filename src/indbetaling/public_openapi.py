@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
-from indbetaling.http_errors import with_problems
+from indbetaling.http_errors import document_problems
 
 BEARER_SCHEME = "bearer"
 SECURITY_SCHEMES: Mapping[str, Any] = {
@@ -59,21 +58,9 @@ def publish(
     paths, paths under any `internal` prefix left out, `servers` = `base_url`."""
     forwarded = tuple(forwarded)
     internal = tuple(internal)
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            description=app.description,
-            routes=app.routes,
-            servers=[{"url": base_url}],
-        )
-        app.openapi_schema = with_problems(through_gateway(schema, forwarded, internal))
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.servers = [{"url": base_url}]
+    app.openapi_schema = None
+    document_problems(app, lambda schema: through_gateway(schema, forwarded, internal))
 
 
 def through_gateway(

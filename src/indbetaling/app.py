@@ -35,6 +35,7 @@ from indbetaling.demo_identity import (
 from indbetaling.demo_plan import make_plan
 from indbetaling.fagsystem import app as fagsystem_app
 from indbetaling.parts import mount, new_app
+from indbetaling.public_openapi import Forwarded, publish
 from indbetaling.serviceplatform import app as serviceplatform_app
 from indbetaling.serviceplatform.service import Serviceplatform
 from indbetaling.settings import Part, Settings
@@ -108,6 +109,13 @@ def build(settings: Settings) -> System:
         engines["beskedfordeler"], platform_jwks=jwks, amqp_url=settings.amqp_url
     )
     mount(app, workers, [platform, debitorsystem, fagsystems, beskedfordeler])
+    # Clients call the gateway's REST paths; the debitorsystem's own addresses stay private.
+    publish(
+        app,
+        base_url=settings.base_url,
+        forwarded=[Forwarded(debitorsystem_app.REST_BASE, serviceplatform_app.REST_PREFIX)],
+        internal=[debitorsystem_app.REST_BASE, debitorsystem_app.SOAP_ENDPOINT],
+    )
     return System(
         settings,
         app,

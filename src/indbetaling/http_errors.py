@@ -14,7 +14,7 @@ OpenAPI description say so for every error answer of every operation.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -149,8 +149,11 @@ def install(app: FastAPI) -> None:
     document_problems(app)
 
 
-def document_problems(app: FastAPI) -> None:
-    """Make every operation of `app`'s OpenAPI describe its errors as one `Problem` shape."""
+def document_problems(
+    app: FastAPI, prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+) -> None:
+    """Make every operation of `app`'s OpenAPI describe its errors as one `Problem` shape;
+    `prepare`, when given, first reshapes the description FastAPI made."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -162,7 +165,7 @@ def document_problems(app: FastAPI) -> None:
             routes=app.routes,
             servers=app.servers,
         )
-        app.openapi_schema = with_problems(schema)
+        app.openapi_schema = with_problems(prepare(schema) if prepare else schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

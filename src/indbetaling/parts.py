@@ -16,11 +16,17 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, text
 
 from indbetaling import __version__, http_errors, observability
 from indbetaling.background import BackgroundWorkers
 from indbetaling.db import read
+
+OPENAPI_URL = "/api/v1/openapi.json"
+DOCS_URL = "/api/v1/docs"
+REDOC_URL = "/api/v1/redoc"
+DOCS_ASSETS_URL = "/api/v1/docs/assets"
 
 ThreadLoop = Callable[[threading.Event], None]
 TaskLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
@@ -43,12 +49,17 @@ class PartApp:
 def new_app(title: str, description: str) -> tuple[FastAPI, BackgroundWorkers]:
     """An empty application whose lifespan runs the background work added to `workers`."""
     workers = BackgroundWorkers()
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets the package ships: the docs work without the internet.
+    app = FastAPIOffline(
+        docs_url=DOCS_URL,
+        redoc_url=REDOC_URL,
+        static_url=DOCS_ASSETS_URL,
+        swagger_ui_oauth2_redirect_url=DOCS_URL + "/oauth2-redirect",
         lifespan=workers.lifespan,
         title=title,
         version=__version__,
         description=description,
-        openapi_url="/api/v1/openapi.json",
+        openapi_url=OPENAPI_URL,
     )
     http_errors.install(app)
     observability.install(app)

@@ -34,10 +34,13 @@ from indbetaling.debitorsystem.relay import (
     run_relay,
 )
 from indbetaling.debitorsystem.service import DebitorService
-from indbetaling.debitorsystem.wire import provider_routers
+from indbetaling.debitorsystem.wire import REST_PATH, SOAP_PATH, provider_routers
 from indbetaling.parts import PartApp
 
 PREFIX = "/debitorsystem"
+REST_BASE = PREFIX + REST_PATH
+"""The REST mirror's base, which only the gateway calls (clients call the gateway's)."""
+SOAP_ENDPOINT = PREFIX + SOAP_PATH
 PURGE_INTERVAL_SECONDS = 6 * 3600
 log = logging.getLogger(__name__)
 

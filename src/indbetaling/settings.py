@@ -12,13 +12,16 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Part = Literal["debitorsystem", "fagsystem", "serviceplatform", "beskedfordeler", "finance"]
+Part = Literal[
+    "debitorsystem", "fagsystem", "serviceplatform", "beskedfordeler", "finance", "nemkonto"
+]
 PARTS: tuple[Part, ...] = (
     "debitorsystem",
     "fagsystem",
     "serviceplatform",
     "beskedfordeler",
     "finance",
+    "nemkonto",
 )
 
 
@@ -36,6 +39,7 @@ class Settings(BaseSettings):
     serviceplatform_database_url: str | None = None
     beskedfordeler_database_url: str | None = None
     finance_database_url: str | None = None
+    nemkonto_database_url: str | None = None
 
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     """SQLite (embedded default): FULL syncs every commit, so an acknowledged payment survives a

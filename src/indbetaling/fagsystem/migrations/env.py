@@ -1,3 +1,4 @@
+from indbetaling.fagsystem import claims_store  # noqa: F401 - its tables join the metadata
 from indbetaling.fagsystem.store import metadata
 from indbetaling.migrations_env import run
 

@@ -58,11 +58,11 @@ async def wait_until(done: Callable[[], bool], event: asyncio.Event) -> None:
 
 
 def fill_and_subscribe(
-    bf: Beskedfordeler, part_engine: Callable[[str, str], Engine]
+    bf: Beskedfordeler, part_engine: Callable[[str, str], Engine], messages: int = MESSAGES
 ) -> tuple[Engine, set[str], str]:
-    """The debitorsystem with MESSAGES in its outbox, their BeskedIds, and A's mailbox."""
+    """The debitorsystem with `messages` in its outbox, their BeskedIds, and A's mailbox."""
     debitor = part_engine("debitorsystem", "sqlite")
-    expected = set(fill_outbox(debitor, (claim() for _ in range(MESSAGES))))
+    expected = set(fill_outbox(debitor, (claim() for _ in range(messages))))
     box = service.create_mailbox(bf, FAGSYSTEM_A).mailbox_id
     service.subscribe(bf, box, Filter(message_type=BESKEDTYPE_FORDRING_TIL_INDBETALING))
     return debitor, expected, box
@@ -146,3 +146,46 @@ async def test_every_message_arrives_across_a_broker_restart(
     assert set(receiver.deliveries) == expected  # each at least once, nothing foreign
     assert receiver.effects == Counter(dict.fromkeys(expected, 1))  # exactly once in effect
     assert relay_errors  # the restart did hit the relay: it had to send again
+
+
+class StallingTransport(AmqpTransport):
+    """A broker that does not confirm the first placement of each message in time."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, reconnect_interval=0.5)
+        self.stalled: set[str] = set()
+
+    async def place(self, mailbox_id: str, besked_id: str, payload: bytes) -> None:
+        if besked_id not in self.stalled:
+            self.stalled.add(besked_id)
+            raise TimeoutError("no publisher confirm in time")
+        await super().place(mailbox_id, besked_id, payload)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_placement_the_broker_did_not_confirm_is_routed_again(
+    bf: Beskedfordeler, part_engine: Callable[[str, str], Engine], amqp_url: str
+) -> None:
+    """A busy broker that does not confirm in time costs a retry, never the message, and no
+    error escapes the consumer."""
+    debitor, expected, box = await asyncio.to_thread(fill_and_subscribe, bf, part_engine, 20)
+    transport = StallingTransport(amqp_url)
+    await transport.connect()
+    distributor = AmqpDistributor(bf, transport, intake_queue=f"intake-{uuid.uuid4()}")
+    await distributor.start()
+    publisher = AmqpPublisher(amqp_url, DEBITORSYSTEM, reconnect_interval=0.5)
+    await publisher.connect()
+    subscriber = await aio_pika.connect_robust(amqp_url)
+    receiver = Receiver()
+    try:
+        mailbox = await (await subscriber.channel()).declare_queue(box, durable=True)
+        await mailbox.consume(receiver.on_message)
+        await relay_until_empty(debitor, debitor_store.outbox, sender(publisher))
+        await wait_until(lambda: expected <= set(receiver.effects), receiver.changed)
+    finally:
+        await distributor.stop()
+        await subscriber.close()
+        await publisher.close()
+        await transport.close()
+    assert transport.stalled == expected  # every message was refused once
+    assert set(receiver.deliveries) == expected

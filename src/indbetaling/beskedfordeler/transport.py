@@ -34,6 +34,13 @@ from indbetaling.beskedfordeler import service
 from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerError
 
 INTAKE_QUEUE = "beskedfordeler.afsend"
+BROKER_TROUBLE = (
+    TimeoutError,
+    aio_pika.exceptions.AMQPError,
+    aio_pika.exceptions.ChannelInvalidStateError,
+)
+"""What a busy, restarting or vanished broker raises."""
+
 log = logging.getLogger(__name__)
 
 
@@ -196,16 +203,34 @@ class AmqpDistributor:
             return
         pulled = [m for m in routed.mailboxes if not m.is_push]
         pushed = [m for m in routed.mailboxes if m.is_push]
-        await asyncio.gather(
-            *(
-                self.transport.place(m.mailbox_id, routed.envelope.besked_id, routed.envelope.xml)
-                for m in pulled
+        try:
+            await asyncio.gather(
+                *(
+                    self.transport.place(
+                        m.mailbox_id, routed.envelope.besked_id, routed.envelope.xml
+                    )
+                    for m in pulled
+                )
             )
-        )
+        except BROKER_TROUBLE as exc:
+            # Not placed everywhere (a busy or restarting broker did not confirm in time): the
+            # message goes back on the intake queue and is routed again. A mailbox that got it
+            # already gets it twice, which its receiver's BeskedId deduplication absorbs.
+            log.warning("message %s not placed, routed again: %r", message.message_id, exc)
+            await self._requeue(message)
+            return
         if pushed:
             await run_in_threadpool(service.place_in_database, self.bf, routed.envelope, pushed)
         await self._reply(message, 20, None)
         await message.ack()
+
+    @staticmethod
+    async def _requeue(message: AbstractIncomingMessage) -> None:
+        try:
+            await message.nack(requeue=True)
+        except BROKER_TROUBLE as exc:  # the channel is gone:
+            # the broker returns every unacknowledged message to the queue by itself
+            log.warning("message %s left to the broker: %r", message.message_id, exc)
 
     async def _reply(self, message: AbstractIncomingMessage, status: int, text: str | None) -> None:
         if not message.reply_to:

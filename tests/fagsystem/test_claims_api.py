@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 from starlette.responses import Response
 
-from besked_samples import SOURCE_SYSTEM
+from besked_samples import SOURCE_SYSTEM, claim
 from debitorsystem.conftest import CO_PART, CVR, OTHER_CVR, PART, make_world
 from debitorsystem.wire_env import PROVIDER_BASE, WireEnv, live_server, wire_env
 from indbetaling import webhooks
@@ -25,7 +25,7 @@ from indbetaling.db import read
 from indbetaling.fagsystem import app as fagsystem_app
 from indbetaling.fagsystem import claims_store
 from indbetaling.fagsystem.client import GatewayDebitorClient
-from indbetaling.fordring import ClaimStatus, ClaimView, LiableParty, view_to_json
+from indbetaling.fordring import ClaimView, view_to_json
 from indbetaling.sts_client import Credentials
 
 __all__ = ["live_server", "make_world", "wire_env"]
@@ -127,21 +127,7 @@ def api(wire_env: WireEnv, part_engine: Any, backend: str) -> Api:
 
 
 def sample(restance: int = 50_000) -> ClaimView:
-    return ClaimView(
-        claim_id=uuid.uuid4(),
-        account_id=uuid.uuid4(),
-        authority_cvr=CVR,
-        account_type_code="KONTO.BORGER",
-        claim_type_code="KRAV.DAGTILBUD",
-        principal=100_000,
-        restance=restance,
-        due_date=date(2026, 12, 1),
-        last_timely_payment_date=date(2026, 12, 10),
-        payment_period_from=None,
-        payment_period_to=None,
-        liable_parties=(LiableParty(PART, "PRIMAER"),),
-        status=ClaimStatus.AKTIV,
-    )
+    return claim(PART, cvr=CVR, restance=restance)
 
 
 # --- pushed messages keep it current -------------------------------------------------------

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from debitorsystem.conftest import CO_PART, CVR, OTHER_CVR, PART, STRANGER, make_world
 from debitorsystem.wire_env import PROVIDER_BASE, WireEnv, live_server, wire_env
-from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID
+from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID, DEBITOR_INDBETALING_WSDL
 from indbetaling.fagsystem.client import (
     BusinessAnswer,
     CallRefused,
@@ -34,8 +34,9 @@ from indbetaling.fagsystem.client import (
     SearchQuery,
 )
 from indbetaling.fordring import LiableParty
-from indbetaling.soap import SOAP_CONTENT_TYPE, server_fault
+from indbetaling.soap import SOAP_CONTENT_TYPE, load_contract, server_fault
 from indbetaling.soap.faults import fault_envelope
+from indbetaling.soap.parsing import response_envelope
 from indbetaling.sts_client import AsyncTokenClient, Credentials
 
 __all__ = ["live_server", "make_world", "wire_env"]
@@ -321,14 +322,25 @@ def provider_at(env: WireEnv, path: str) -> None:
     )
 
 
+def failed_answer() -> bytes:
+    """A valid ForetagIndbetaling answer that decided nothing: `FEJLET`."""
+    contract = load_contract(DEBITOR_INDBETALING_WSDL)
+    operation = contract.operations["ForetagIndbetaling"]
+    receipt = {"ForretningsValideringsKode": "FEJLET"}
+    return response_envelope(
+        contract.encode(operation.response, {"Forretningskvittering": receipt})
+    )
+
+
 @pytest.mark.parametrize(
     ("status", "body", "media_type"),
     [
         (503, b"Service Unavailable", "text/plain"),
         (500, fault_envelope(server_fault()), SOAP_CONTENT_TYPE),
         (200, b"<html>not SOAP</html>", "text/html"),
+        (200, failed_answer(), SOAP_CONTENT_TYPE),
     ],
-    ids=["http-503", "soap-server-fault", "not-soap"],
+    ids=["http-503", "soap-server-fault", "not-soap", "fejlet"],
 )
 def test_a_broken_provider_gives_no_business_answer(
     wire_env: WireEnv, status: int, body: bytes, media_type: str

@@ -294,11 +294,12 @@ def _business_answer(answer: Mapping[str, Any]) -> BusinessAnswer:
             coverage_id=None if coverage is None else UUID(coverage),
         )
     if code == "AFVIST":
-        (first, *_) = receipt["FejlListe"]["Fejl"]
+        errors = receipt.get("FejlListe", {}).get("Fejl", [])  # one, as our debitorsystem says
+        first = errors[0] if errors else {}
         return BusinessAnswer(
             accepted=False,
-            error_code=str(first["FejlKode"]),
-            error_text=str(first["FejlTekst"]),
+            error_code=first.get("FejlKode"),
+            error_text=first.get("FejlTekst"),
             restance=restance,
         )
     # MODTAGET or FEJLET: the debitorsystem decided nothing; ask again with the same id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -117,6 +118,21 @@ def test_party_ids() -> None:
     assert parse_cvr("12345678") == "12345678"
     with pytest.raises(InvalidId):
         parse_cvr("1234567x")
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [
+        (parse_cvr, "1234567\uff18"),  # a fullwidth 8
+        (parse_cvr, "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668"),  # Arabic-Indic
+        (parse_part_id, "urn:oio:cpr-nr:010180123\uff14"),
+        (parse_part_id, "urn:oio:cvr-nr:1234567\u0668"),
+    ],
+)
+def test_only_ascii_digits_make_an_id(parse: Callable[[str], str], text: str) -> None:
+    """As the XSD's [0-9]: what passes here is what SOAP takes."""
+    with pytest.raises(InvalidId):
+        parse(text)
 
 
 @given(st.uuids())

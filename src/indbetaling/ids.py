@@ -10,9 +10,10 @@ from pydantic import BeforeValidator, WithJsonSchema
 
 CPR_PREFIX = "urn:oio:cpr-nr:"
 CVR_PREFIX = "urn:oio:cvr-nr:"
-_CPR_URN = re.compile(r"^urn:oio:cpr-nr:(\d{10})$")
-_CVR_URN = re.compile(r"^urn:oio:cvr-nr:(\d{8})$")
-_CVR = re.compile(r"^\d{8}$")
+# [0-9], not \d: \d also matches other scripts' digits ("１２…"), which the XSD refuses
+_CPR_URN = re.compile(r"^urn:oio:cpr-nr:([0-9]{10})$")
+_CVR_URN = re.compile(r"^urn:oio:cvr-nr:([0-9]{8})$")
+_CVR = re.compile(r"^[0-9]{8}$")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 UUID_PATTERN = f"^{_UUID.pattern}$"
 """A UUID as the contract's XSD writes it: 8-4-4-4-12 hex digits, nothing around them."""

@@ -28,7 +28,7 @@ fagsystem keys orders by TilbagefoerselsOrdreId, so a repeat is received once in
 Several relay processes may run at once (PostgreSQL `FOR UPDATE SKIP LOCKED`; SQLite's single
 writer).
 
-The relay is synchronous (zeep and httpx's sync client): run `run_relay` in a thread of its own.
+The relay is synchronous (httpx's sync client): run `run_relay` in a thread of its own.
 """
 
 from __future__ import annotations
@@ -45,30 +45,28 @@ from enum import StrEnum
 from typing import Any
 
 import httpx
-import zeep
-import zeep.exceptions
-from lxml import etree
 from sqlalchemy import Engine
 
 from indbetaling import db
-from indbetaling.contracts import (
-    TILBAGEFOER_ORDRE_ENTITY_ID,
-    TILBAGEFOER_ORDRE_WSDL,
-    contract_path,
-)
+from indbetaling.contracts import TILBAGEFOER_ORDRE_ENTITY_ID, TILBAGEFOER_ORDRE_WSDL
 from indbetaling.debitorsystem import store
 from indbetaling.debitorsystem.domain import OrderState, ReversalOrder
-from indbetaling.money import to_decimal
+from indbetaling.money import format_ore
+from indbetaling.soap import (
+    FaultAnswer,
+    KombitHeaders,
+    UnreadableAnswer,
+    http_headers,
+    load_contract,
+    read_answer,
+    request_envelope,
+)
 from indbetaling.sts_client import Credentials, TokenClient, TokenRefused
 
 log = logging.getLogger(__name__)
 
 SERVICE_PATH = "/service/OIR/IndbetalingTilbagefoerOrdreAfsend/1"
 OPERATION = "AfsendTilbagefoerOrdre"
-BINDING = (
-    "{http://oir.serviceplatformen.dk/service/indbetalingtilbagefoerordreafsend/1/}"
-    "IndbetalingTilbagefoerOrdreAfsendBinding"
-)
 TRANSACTION_NAMESPACE = uuid.UUID("5d1f3a52-4c0e-4f57-8d6e-1590b0300004")
 NO_ENDPOINT_TEXT = (
     "Fagsystemet har ingen modtager af tilbageførselsordrer; ordren skal håndteres manuelt"
@@ -143,7 +141,8 @@ class SendResult:
 
 class ReversalOrderClient:
     """Sends one order to its owner through the gateway, with a token of its own (cached per
-    authority until shortly before it expires). Safe to use from several threads."""
+    authority until shortly before it expires), in the project's SOAP codec of the service's
+    contract (`indbetaling.soap.client`). Safe to use from several threads."""
 
     def __init__(self, settings: RelaySettings, http: httpx.Client | None = None) -> None:
         self.settings = settings
@@ -153,17 +152,8 @@ class ReversalOrderClient:
             Credentials(settings.gateway_url, settings.client_id, settings.client_secret),
             self.http,
         )
-        self._zeep = zeep.Client(  # type: ignore[no-untyped-call]
-            str(contract_path(TILBAGEFOER_ORDRE_WSDL)),
-            settings=zeep.Settings(
-                forbid_external=True, forbid_dtd=True, strict=True, xml_huge_tree=False
-            ),
-        )
-        service = self._zeep.create_service(  # type: ignore[no-untyped-call]
-            BINDING, self.gateway_url + SERVICE_PATH
-        )
-        self._service = service
-        self._operation = service._binding._operations[OPERATION]
+        self._contract = load_contract(TILBAGEFOER_ORDRE_WSDL)
+        self._operation = self._contract.operations[OPERATION]
 
     def close(self) -> None:
         self.http.close()
@@ -177,23 +167,17 @@ class ReversalOrderClient:
             "IndbetalingId": str(order.payment_id),
             "FordringId": str(order.claim_id),
             "MyndighedCVR": order.authority_cvr,
-            "Beloeb": to_decimal(order.amount),
-            "Overdaekning": to_decimal(order.overcoverage),
+            "Beloeb": format_ore(order.amount),
+            "Overdaekning": format_ore(order.overcoverage),
             "AarsagKode": order.reason.value,
-            "Dannelsestidspunkt": order.created_at,
         }
         if order.text:
             fields["Tekst"] = order.text
-        message = self._zeep.create_message(  # type: ignore[no-untyped-call]
-            self._service,
-            OPERATION,
-            TilbagefoerselsOrdre=fields,
-            _soapheaders={
-                "RequestHeader": {"TransactionUUID": str(transaction_uuid(order.id))},
-                "AuthorityContext": {"MunicipalityCVR": order.authority_cvr},
-            },
+        fields["Dannelsestidspunkt"] = order.created_at.isoformat()
+        headers = KombitHeaders(transaction_uuid(order.id), order.authority_cvr, None)
+        return request_envelope(
+            self._contract, self._operation, {"TilbagefoerselsOrdre": fields}, headers
         )
-        return bytes(etree.tostring(message, xml_declaration=True, encoding="utf-8"))
 
     def send(self, order: ReversalOrder) -> SendResult:
         """One attempt; never raises for what the network, the gateway or the owner does."""
@@ -202,11 +186,7 @@ class ReversalOrderClient:
             answer = self.http.post(
                 f"{self.gateway_url}{SERVICE_PATH}/{order.owner_id}",
                 content=self.envelope(order),
-                headers={
-                    "Content-Type": "text/xml; charset=utf-8",
-                    "SOAPAction": f'"{self._operation.soapaction}"',
-                    "Authorization": f"Bearer {token}",
-                },
+                headers=http_headers(self._operation, token),
             )
         except TokenRefused as exc:
             return SendResult(Verdict.RETRY, str(exc))
@@ -219,25 +199,23 @@ class ReversalOrderClient:
     def _read_answer(self, answer: httpx.Response) -> SendResult:
         status = answer.status_code
         try:
-            result = self._service._binding.process_reply(self._zeep, self._operation, answer)
-        except zeep.exceptions.Fault as fault:
-            text = f"HTTP {status}, SOAP-fejl {fault.code}: {fault.message}"
+            result = read_answer(self._contract, self._operation, status, answer.content)
+        except FaultAnswer as fault:
             if status == 404:
                 # the gateway has no endpoint (or no agreement) for this fagsystem
-                return SendResult(Verdict.MANUAL, f"{NO_ENDPOINT_TEXT} ({text})")
-            return SendResult(Verdict.RETRY, text)
-        except (zeep.exceptions.Error, etree.LxmlError, ValueError) as exc:
-            return SendResult(Verdict.RETRY, f"HTTP {status}: {str(exc)[:300]}")
-        if status != 200 or result is None:
-            return SendResult(Verdict.RETRY, f"HTTP {status} uden svar")
-        code = str(getattr(result, "ForretningsValideringsKode", ""))
+                return SendResult(Verdict.MANUAL, f"{NO_ENDPOINT_TEXT} ({fault})")
+            return SendResult(Verdict.RETRY, str(fault))
+        except UnreadableAnswer as exc:
+            return SendResult(Verdict.RETRY, str(exc)[:300])
+        receipt = result["Forretningskvittering"]
+        code = str(receipt["ForretningsValideringsKode"])
         if code == "MODTAGET":
             return SendResult(Verdict.RECEIVED)
-        errors = getattr(getattr(result, "FejlListe", None), "Fejl", None) or []
-        reasons = "; ".join(f"{e.FejlKode}: {e.FejlTekst}" for e in errors)
+        errors = receipt.get("FejlListe", {}).get("Fejl", [])
+        reasons = "; ".join(f"{e['FejlKode']}: {e['FejlTekst']}" for e in errors)
         if code == "AFVIST":
             return SendResult(Verdict.MANUAL, f"Fagsystemet afviste ordren: {reasons}")
-        return SendResult(Verdict.RETRY, f"Fagsystemet svarede {code or '?'} {reasons}".strip())
+        return SendResult(Verdict.RETRY, f"Fagsystemet svarede {code} {reasons}".strip())
 
 
 class ReversalOrderRelay:

@@ -4,8 +4,10 @@ A push is a POST of KOMBIT's `ModtagBeskedInput`, signed per Standard Webhooks w
 subscription's secret. An unsigned, wrongly signed or stale push gets HTTP 401 and nothing is
 processed. A signed push is parsed and validated: a valid message is stored once per BeskedId
 and answered `ModtagBeskedOutput/StandardRetur/StatusKode` 20 (also when it was received
-before), an invalid one 40 with the reason. Only reading the body runs on the event loop;
-checking, parsing and storing run in the threadpool.
+before), an invalid one 40 with the reason. A message stored for the first time is handed to
+`on_stored` in the same transaction (so the fagsystem keeps its overview of claims current): a
+message is never stored without its effect, nor has it twice. Only reading the body runs on the
+event loop; checking, parsing and storing run in the threadpool.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
-from indbetaling.besked import InvalidMessage, modtag_besked_output, parse_envelope
+from indbetaling.besked import Envelope, InvalidMessage, modtag_besked_output, parse_envelope
 from indbetaling.db import write
 from indbetaling.fagsystem import store
 from indbetaling.http_body import BodyRefused, read_limited_body
@@ -26,6 +28,9 @@ from indbetaling.webhooks import InvalidSignature, verify
 from indbetaling.xml_safety import DEFAULT_MAX_BYTES, UnsafeXml
 
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
+
+OnStored = Callable[[Connection, Envelope, datetime], object]
+"""Called with the open transaction, the message and the time it was received."""
 
 
 def _xml(body: bytes, status_code: int = 200) -> Response:
@@ -40,6 +45,7 @@ def push_receiver_router(
     fagsystem_id: str = "",
     now: Callable[[], float] = time.time,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    on_stored: OnStored | None = None,
 ) -> APIRouter:
     """A router with `POST {path}`: the fagsystem's push receiver, on its own database.
 
@@ -58,8 +64,11 @@ def push_receiver_router(
             envelope = parse_envelope(body, max_bytes=max_bytes)
         except (InvalidMessage, UnsafeXml) as exc:
             return _xml(modtag_besked_output(40, str(exc)[:500]))
+        received_at = datetime.now(UTC)
         with write(engine) as conn:
-            store.store_received(conn, envelope, datetime.now(UTC), fagsystem_id)
+            first = store.store_received(conn, envelope, received_at, fagsystem_id)
+            if first and on_stored is not None:
+                on_stored(conn, envelope, received_at)
         return _xml(modtag_besked_output(20))
 
     @router.post(path, response_class=Response, summary="BeskedFaaTilsendt (ModtagBeskedInput)")

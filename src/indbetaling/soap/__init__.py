@@ -1,6 +1,13 @@
 """Shared SOAP 1.1 machinery: hardened parsing, KOMBIT headers, contract codec, faults, services."""
 
 from indbetaling.soap.body import read_limited_body
+from indbetaling.soap.client import (
+    FaultAnswer,
+    UnreadableAnswer,
+    http_headers,
+    read_answer,
+    request_envelope,
+)
 from indbetaling.soap.contract import Operation, SoapContract, load_contract
 from indbetaling.soap.faults import (
     SOAP_CONTENT_TYPE,
@@ -24,6 +31,7 @@ __all__ = [
     "SOAP_ENV_NS",
     "CallContextHeader",
     "Envelope",
+    "FaultAnswer",
     "Handler",
     "KombitHeaders",
     "Operation",
@@ -31,14 +39,18 @@ __all__ = [
     "SoapContract",
     "SoapFault",
     "SoapService",
+    "UnreadableAnswer",
     "check_must_understand",
     "client_fault",
     "fault_response",
+    "http_headers",
     "load_contract",
     "parse_xml",
+    "read_answer",
     "read_envelope",
     "read_headers",
     "read_limited_body",
+    "request_envelope",
     "server_fault",
     "wsdl_response",
 ]

@@ -55,3 +55,8 @@ def debitorsystem_secret(settings: Settings) -> str:
 def push_secret(settings: Settings, fagsystem_id: uuid.UUID) -> str:
     key = demo_secret(settings, f"push:{fagsystem_id}").encode()
     return "whsec_" + base64.b64encode(key).decode()
+
+
+def caseworker_token(settings: Settings, fagsystem_id: uuid.UUID) -> str:
+    """The case workers' token of a hosted fagsystem (CONTRACT §9)."""
+    return demo_secret(settings, f"caseworker:{fagsystem_id}")

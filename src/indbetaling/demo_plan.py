@@ -54,6 +54,8 @@ class DemoFagsystem:
     name: str
     org_units: Mapping[str, tuple[UUID, ...]]
     accepts_reversal_orders: bool = True
+    reversal_policy: str = "SAGSBEHANDLER"
+    """How it meets a reversal order: SAGSBEHANDLER (waits for a case worker) or AUTOMATISK."""
 
     @property
     def authorities(self) -> tuple[str, ...]:
@@ -111,7 +113,8 @@ def make_plan(
     """The authorities and fagsystemer of a demo dataset; pure (for a given `today`).
 
     Without `fagsystems`, three are made: the first two both have the first authority, the
-    first has every authority. Given ones are used as they are (their CVRs must be the plan's).
+    first has every authority; the first waits for a case worker on a reversal order, the
+    second executes it at once (CONTRACT §9). Given ones are used as they are (their CVRs must be the plan's).
     `today` (default: today in Copenhagen) anchors due dates and payment periods.
     """
     if not 2 <= authorities <= len(MUNICIPALITIES):
@@ -128,6 +131,7 @@ def make_plan(
     auths = tuple(DemoAuthority(c, n) for c, n in zip(cvrs, names, strict=True))
     if fagsystems is None:
         reach = (cvrs, cvrs[:2], cvrs[1:])
+        policies = ("SAGSBEHANDLER", "AUTOMATISK", "SAGSBEHANDLER")
         fagsystems = tuple(
             DemoFagsystem(
                 id=UUID(int=uuid_int(rng)),
@@ -136,8 +140,9 @@ def make_plan(
                     c: tuple(UUID(int=uuid_int(rng)) for _ in range(rng.randint(1, 2)))
                     for c in covered
                 },
+                reversal_policy=policy,
             )
-            for name, covered in zip(FAGSYSTEM_NAMES, reach, strict=True)
+            for name, covered, policy in zip(FAGSYSTEM_NAMES, reach, policies, strict=True)
         )
     unknown = {c for f in fagsystems for c in f.org_units} - set(cvrs)
     if unknown:

@@ -114,7 +114,8 @@ def make_plan(
 
     Without `fagsystems`, three are made: the first two both have the first authority, the
     first has every authority; the first waits for a case worker on a reversal order, the
-    second executes it at once (CONTRACT §9). Given ones are used as they are (their CVRs must be the plan's).
+    second executes it at once (CONTRACT §9). Given ones are used as they are (their CVRs must
+    be the plan's).
     `today` (default: today in Copenhagen) anchors due dates and payment periods.
     """
     if not 2 <= authorities <= len(MUNICIPALITIES):

@@ -376,7 +376,7 @@ def _check(books: Books, events: Counter[PostingKind]) -> None:
     assert balance(books.postings, "2901") == -(
         sum(books.coverage.values()) + sum(p.amount for p in books.paybacks)
     )
-    for p in books.payments:  # the postings a payment shows are the ones booked
-        paid_back = any(b.payment_id == p.id for b in books.paybacks)
-        shown = set(domain.postings_of(p, paid_back))
-        assert shown == {x.id for x in books.postings if x.reference == p.id}
+    for made in books.payments:  # the postings a payment shows are the ones booked
+        paid_back = any(b.payment_id == made.id for b in books.paybacks)
+        shown = set(domain.postings_of(made, paid_back))
+        assert shown == {x.id for x in books.postings if x.reference == made.id}

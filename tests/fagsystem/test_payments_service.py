@@ -481,3 +481,23 @@ def test_the_reversal_reason_on_the_wire(env: PaymentsEnv) -> None:
         (ReversalReason.FEJLREGISTRERING, None),
         (ReversalReason.TILBAGEFOERSELSORDRE, order.order_id),
     ]
+
+
+def test_a_sender_runs_at_most_a_batch_of_sends_at_a_time(env: PaymentsEnv) -> None:
+    recorder = env.service()
+    claim = env.fake.claim(10**9)
+    for _ in range(5):
+        recorder.record_payment(CVR, str(uuid.uuid4()), env.request(claim, 100))
+    env.fake.delay = 0.2
+    service = env.service(
+        timing=Timing(batch_size=2, backoff_base_seconds=0.01, backoff_cap_seconds=0.02)
+    )
+    sender = PaymentSender(service)
+
+    async def sweeps() -> list[int]:
+        running = [await sender.sweep(everything=True), await sender.sweep(everything=True)]
+        await sweep_until(sender, lambda: env.fake.calls.total() == 5)
+        return running
+
+    assert run(sweeps()) == [2, 2]
+    assert len(env.fake.live_coverages()) == 5

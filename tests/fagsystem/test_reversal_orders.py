@@ -27,7 +27,7 @@ from indbetaling.fagsystem.domain import (
 )
 from indbetaling.fagsystem.reversal_orders import SERVICE_PATH, pending_orders
 from indbetaling.fagsystem.sender import PaymentSender
-from indbetaling.fagsystem.service import Work
+from indbetaling.fagsystem.service import ReversalRequest, Work
 from indbetaling.money import format_ore
 from indbetaling.serviceplatform.domain import Role
 from serviceplatform.harness import live_server
@@ -319,3 +319,26 @@ def test_the_automatic_policy_starts_on_the_order_it_received(
     )
     done = automatic.reversal(CVR, reversal.id)
     assert done.execution is not None and done.execution.split == Split(50_000, 10_000)
+
+
+def test_an_order_for_a_payment_already_reversed_is_received_and_carried_out(
+    reversal_world: ReversalWorld, payments: PaymentsEnv
+) -> None:
+    """The case worker reversed the payment before the order came: the order joins that
+    reversal and is carried out with it; no second reversal, nothing paid twice."""
+    service = payments.service()
+    paid = run(
+        service.pay(CVR, str(uuid.uuid4()), payments.request(payments.fake.claim(10**5), 500))
+    )
+    mine, _ = service.create_reversal(
+        CVR, ReversalRequest(paid.payment.id, ReversalSource.SAGSBEHANDLER)
+    )
+    run(service.execute(CVR, mine.id, Split(0, 500)))
+    answer = send(
+        via_gateway(reversal_world, payments.fagsystem_id), order_for(payments, paid.payment)
+    )
+    assert answer.ForretningsValideringsKode == "MODTAGET"
+    assert [r.id for r in service.reversals(CVR).items] == [mine.id]
+    assert pending_orders(reversal_world.fagsystem_engine) == []
+    assert stored_count(reversal_world) == 1
+    assert payments.count("paybacks") == 1

@@ -78,7 +78,8 @@ class Payments:
 
 
 class _NoPort:
-    """The port of a fagsystem the composition root gave none: nothing is ever answered."""
+    """The port of a fagsystem the composition root gave none: nothing is answered, so what
+    it stores waits (`AFSENDT`) until a process with a port sends it."""
 
     async def search(self, cvr: str, query: SearchQuery) -> list[ClaimView]:
         raise NoBusinessAnswer("the fagsystem has no DebitorIndbetaling client")
@@ -157,9 +158,8 @@ def build(
         if fagsystem.id in tokens:
             guard = caseworker_guard(tokens, fagsystem.id)
             part.routers.append(caseworker_api(fagsystem.id, guard, [payments_router(service)]))
-        if port is not None:
-            sender = PaymentSender(service, sweep_seconds=payments.sweep_seconds)
-            part.tasks.append((f"indbetalinger {fagsystem.id}", sender.run))
+        sender = PaymentSender(service, sweep_seconds=payments.sweep_seconds)
+        part.tasks.append((f"indbetalinger {fagsystem.id}", sender.run))
     if payments.bookings is not None:
         if payments.http is None:
             raise ValueError("the booking relay needs an HTTP client (Payments.http)")

@@ -517,7 +517,9 @@ def answer_reversal(
         return ReversalOutcome(after, payment, (event,))
     if payment.state is not PaymentState.ACCEPTERET:
         raise IllegalTransition(f"a payment in state {payment.state} cannot be reversed")
-    split = execution.split or automatic_split(reversal.amount, answer.restance)
+    split = execution.split
+    if split is None:
+        split = automatic_split(reversal.amount, answer.restance)
     check_split(reversal.amount, split)
     reversed_payment = replace(payment, state=PaymentState.TILBAGEFOERT)
     settled = replace(

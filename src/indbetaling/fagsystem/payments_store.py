@@ -54,7 +54,7 @@ from indbetaling.fagsystem.domain import (
     Split,
     StepState,
 )
-from indbetaling.fagsystem.store import metadata, reversal_orders
+from indbetaling.fagsystem.store import PENDING, metadata, reversal_orders
 from indbetaling.outbox import outbox_table
 
 POSTING_TOPIC = "Oekonomipostering"
@@ -236,9 +236,17 @@ def find_payment(
 
 
 def active_reversal_of(conn: Connection, payment_id: UUID) -> UUID | None:
-    return conn.execute(
-        select(payments.c.active_reversal_id).where(payments.c.payment_id == payment_id)
-    ).scalar_one_or_none()
+    return active_reversals(conn, [payment_id]).get(payment_id)
+
+
+def active_reversals(conn: Connection, payment_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+    """The active reversal of each of these payments that has one."""
+    if not payment_ids:
+        return {}
+    query = select(payments.c.payment_id, payments.c.active_reversal_id).where(
+        payments.c.payment_id.in_(list(payment_ids)), payments.c.active_reversal_id.is_not(None)
+    )
+    return {r.payment_id: r.active_reversal_id for r in conn.execute(query)}
 
 
 def take_reversal_slot(conn: Connection, payment_id: UUID, reversal_id: UUID) -> bool:
@@ -549,10 +557,17 @@ def list_reversals(
     return [_reversal(r) for r in conn.execute(query)]
 
 
-def mark_order(conn: Connection, order_id: UUID, state: str) -> None:
-    """The received order's state follows its reversal's."""
+def mark_orders(conn: Connection, fagsystem_id: UUID, payment_id: UUID, state: str) -> None:
+    """The state of the orders received for a payment follows its reversal's (any reversal of
+    a payment carries out every order for it)."""
     conn.execute(
-        update(reversal_orders).where(reversal_orders.c.order_id == order_id).values(state=state)
+        update(reversal_orders)
+        .where(
+            reversal_orders.c.fagsystem_id == fagsystem_id,
+            reversal_orders.c.payment_id == payment_id,
+            reversal_orders.c.state == PENDING,
+        )
+        .values(state=state)
     )
 
 

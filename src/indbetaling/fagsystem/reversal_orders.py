@@ -71,6 +71,10 @@ def _rejected(code: str, text: str) -> Answer:
     }
 
 
+class _UnknownPayment(Exception):
+    """The intake does not know the order's payment."""
+
+
 class ReversalOrderReceiver:
     """One hosted fagsystem's receiver, on the fagsystem's database."""
 
@@ -94,16 +98,16 @@ class ReversalOrderReceiver:
             earlier = store.find_reversal_order(conn, order.order_id)
         if earlier is not None:
             return self._repeat(earlier, order)
-        with write(self.engine) as conn:
-            now = self.clock()
-            earlier = store.find_reversal_order(conn, order.order_id)
-            if earlier is None:
-                if not self.intake.take(conn, order, now):
-                    return _rejected(
-                        "INDBETALING_UKENDT", "Fagsystemet kender ikke indbetalingen i ordren"
-                    )
-                if not store.insert_reversal_order(conn, order, now):  # a concurrent repeat won
+        try:
+            with write(self.engine) as conn:
+                now = self.clock()
+                if store.insert_reversal_order(conn, order, now):
+                    if not self.intake.take(conn, order, now):
+                        raise _UnknownPayment  # rolls the kept order back
+                else:  # a concurrent repeat came first
                     earlier = store.find_reversal_order(conn, order.order_id)
+        except _UnknownPayment:
+            return _rejected("INDBETALING_UKENDT", "Fagsystemet kender ikke indbetalingen i ordren")
         if earlier is not None:
             return self._repeat(earlier, order)
         self.intake.taken(order)

@@ -62,10 +62,12 @@ class PaymentSender:
         self.sweep_seconds = sweep_seconds
 
     async def sweep(self, everything: bool = False) -> int:
-        """Start a send of every due payment and reversal not being sent here already; how
-        many are being sent afterwards."""
-        for work, item_id in await asyncio.to_thread(self.service.due, everything):
-            self.service.ensure_running(work, item_id)
+        """Start a send of due payments and reversals not being sent here already, up to
+        `Timing.batch_size` sends at a time; how many are being sent afterwards."""
+        room = self.service.timing.batch_size - self.service.running
+        if room > 0:
+            for work, item_id in (await asyncio.to_thread(self.service.due, everything))[:room]:
+                self.service.ensure_running(work, item_id)
         return self.service.running
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -374,12 +374,13 @@ class PaymentService:
         ids = [p.id for p in payments]
         events = store.events_of(conn, ids)
         paid_back = store.paid_back(conn, ids)
+        active = store.active_reversals(conn, ids)
         return [
             PaymentView(
                 p,
                 tuple(events[p.id]),
                 domain.postings_of(p, p.id in paid_back),
-                store.active_reversal_of(conn, p.id),
+                active.get(p.id),
             )
             for p in payments
         ]
@@ -652,8 +653,7 @@ class PaymentService:
                 body=payout_json(outcome.payback),
                 now=now,
             )
-        if reversal.order_id is not None:
-            store.mark_order(conn, reversal.order_id, outcome.reversal.state.value)
+        store.mark_orders(conn, self.fagsystem_id, payment.id, outcome.reversal.state.value)
         if outcome.repay is None:
             return None
         store.insert_payment(conn, outcome.repay)
@@ -692,19 +692,25 @@ class PaymentService:
     # --- reversal orders (the receiver's intake) ---------------------------------------------
 
     def take(self, conn: Connection, order: ReceivedReversalOrder, now: datetime) -> bool:
-        """In the receiver's transaction: an order for a payment this fagsystem made becomes a
-        reversal with Kilde `ORDRE` (executed at once under `AUTOMATISK`); False, and nothing
-        written, when it does not know the payment. An order for a payment that has a reversal
-        already joins that one (its order id, if it has none and is not executed)."""
+        """In the receiver's transaction (the order is kept already): an order for a payment
+        this fagsystem made becomes a reversal with Kilde `ORDRE` (executed at once under
+        `AUTOMATISK`); False when it does not know the payment (the receiver keeps nothing
+        then). An order for a payment that has a reversal already joins that one: it lends
+        its order id to a reversal that has none and is not executed, and takes the state of
+        a settled one."""
         payment = store.find_payment(conn, self.fagsystem_id, order.payment_id, lock=True)
         if payment is None or payment.authority_cvr != order.authority_cvr:
             return False
         active_id = store.active_reversal_of(conn, payment.id)
         if active_id is not None:
             active = store.find_reversal(conn, self.fagsystem_id, active_id, lock=True)
-            if active is not None and active.order_id is None and active.execution is None:
+            if active is None:  # pragma: no cover - rows are never deleted
+                return True
+            if active.order_id is None and active.execution is None:
                 joined = replace(active, order_id=order.order_id, overcoverage=order.overcoverage)
                 store.save_reversal(conn, joined, now)
+            if active.state is not ReversalState.AFVENTER:
+                store.mark_orders(conn, self.fagsystem_id, payment.id, active.state.value)
             return True
         reversal = self._new_reversal(
             conn,

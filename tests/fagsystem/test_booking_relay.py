@@ -145,3 +145,22 @@ def test_without_the_finance_token_nothing_is_lost(
     assert run(relay.deliver_due()) == 0
     assert pending(env) == 5
     assert ledger.received == []
+
+
+def test_refused_bookings_never_hold_up_the_others(
+    env: PaymentsEnv, ledger: RecordingLedger, relay: BookingRelay
+) -> None:
+    payment_id, _ = story(env)
+    first_two = {
+        str(posting_id(PostingKind.INDBETALING, payment_id)),
+        str(posting_id(PostingKind.TILBAGEFOERSEL, payment_id)),
+    }
+    ledger.refuse = first_two  # the two oldest messages of the outbox
+    relay.timing = RelayTiming(
+        batch_size=2, backoff=Timing(backoff_base_seconds=0.01, backoff_cap_seconds=300)
+    )
+    delivered = [run(relay.deliver_due()) for _ in range(3)]
+    assert delivered == [0, 2, 1]
+    assert pending(env) == 2
+    assert {r for r in ledger.received if r in first_two} == first_two
+    assert len(ledger.received) == 5  # each refused one was tried once

@@ -121,9 +121,9 @@ class BookingRelay:
         self._failures: dict[int, tuple[int, datetime]] = {}
         """Per outbox message (seq): failed sends so far and when to send it again."""
 
-    def _pending(self) -> list[outbox.OutboxMessage]:
+    def _pending(self, skip: set[int]) -> list[outbox.OutboxMessage]:
         with db.read(self.engine) as conn:
-            return outbox.pending(conn, store.outbox, self.timing.batch_size)
+            return store.undelivered(conn, self.timing.batch_size, skip)
 
     def _delivered(self, seq: int) -> None:
         with db.write(self.engine) as conn:
@@ -133,10 +133,9 @@ class BookingRelay:
         """Send every pending message that is not backing off; how many arrived."""
         now = self.clock()
         delivered = 0
-        for message in await asyncio.to_thread(self._pending):
+        waiting = {seq for seq, (_, when) in self._failures.items() if when > now}
+        for message in await asyncio.to_thread(self._pending, waiting):
             failed = self._failures.get(message.seq)
-            if failed is not None and failed[1] > now:
-                continue
             path = PATH_OF_TOPIC.get(message.topic)
             if path is None:  # pragma: no cover - only the two topics are ever written
                 log.error("outbox message %s has an unknown topic", message.message_id)

@@ -128,7 +128,9 @@ def order_reversal_and_see_it_delivered(
     client: httpx.Client, demo: dict[str, Any], sample: dict[str, str]
 ) -> None:
     """Staff write the paid claim down below what was paid; the relay delivers the reversal
-    order through the gateway to the paying fagsystem (R6, R7)."""
+    order through the gateway to the paying fagsystem (R6, R7). The payment was made with the
+    fagsystem's credentials but around the fagsystem, which does not know it: it answers
+    `AFVIST` `INDBETALING_UKENDT` (CONTRACT §4), and the order waits for manual handling."""
     cvr = sample["cvr"]
     staff = {"Authorization": f"Bearer {demo['staff_tokens'][cvr]}"}
     base = f"/debitorsystem/api/v1/myndigheder/{cvr}"
@@ -144,15 +146,14 @@ def order_reversal_and_see_it_delivered(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         orders = client.get(f"{base}/tilbagefoerselsordrer", headers=staff).json()
-        state = next(
-            o["Tilstand"]
-            for o in orders
-            if o["TilbagefoerselsOrdreId"] == order["TilbagefoerselsOrdreId"]
+        delivered = next(
+            o for o in orders if o["TilbagefoerselsOrdreId"] == order["TilbagefoerselsOrdreId"]
         )
-        if state not in {"OPRETTET", "AFSENDT"}:
+        if delivered["Tilstand"] not in {"OPRETTET", "AFSENDT"}:
             break
         time.sleep(0.5)
-    assert state == "MODTAGET"
+    assert delivered["Tilstand"] == "MANUEL"
+    assert "INDBETALING_UKENDT" in delivered["Bemaerkning"]
 
 
 def see_the_change_pushed_to_the_fagsystems(

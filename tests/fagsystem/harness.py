@@ -2,7 +2,9 @@
 
 The gateway forwards over real HTTP (not in-process), so a fagsystem endpoint can be down for
 real: a port nobody listens on, or a route that answers 503. Receivers run on the fagsystem's
-own database; `knows_payment` of each can be swapped by the test.
+own database. A receiver's intake is the real payments service where the test gives one;
+otherwise a stand-in that takes every order whose payment `knows[fagsystem]` says it made (for
+tests of the debitorsystem's delivery, whose payments no fagsystem made).
 """
 
 from __future__ import annotations
@@ -11,17 +13,19 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from starlette.responses import Response
 
 from indbetaling.caller import CallerVerifier
 from indbetaling.contracts import TILBAGEFOER_ORDRE_ENTITY_ID
-from indbetaling.fagsystem.reversal_orders import SERVICE_PATH, ReversalOrderReceiver
+from indbetaling.fagsystem.reversal_orders import SERVICE_PATH, OrderIntake, ReversalOrderReceiver
+from indbetaling.fagsystem.store import ReceivedReversalOrder
 from indbetaling.serviceplatform import KNOWN_ENTITY_IDS
 from indbetaling.serviceplatform.api import Gateway
 from indbetaling.serviceplatform.domain import Role
@@ -32,6 +36,20 @@ from serviceplatform.soap_client import fetch_token
 DEBITOR_CLIENT_ID = "debitorsystem"
 DEBITOR_SECRET = "s3cret-debitorsystem"
 UNAVAILABLE_PATH = "/unavailable"
+
+
+@dataclass
+class KnownPayments:
+    """An intake that takes an order when `knows` says the fagsystem made its payment."""
+
+    knows: Callable[[uuid.UUID], bool]
+
+    def take(self, conn: Connection, order: ReceivedReversalOrder, now: datetime) -> bool:
+        del conn, now
+        return self.knows(order.payment_id)
+
+    def taken(self, order: ReceivedReversalOrder) -> None:
+        del order
 
 
 @dataclass
@@ -51,9 +69,17 @@ class ReversalWorld:
             self.debitorsystem_id, cvr, TILBAGEFOER_ORDRE_ENTITY_ID, Role.CONSUMER
         )
 
-    def add_fagsystem(self, fagsystem_id: uuid.UUID, cvr: str, *, endpoint: bool = True) -> None:
+    def add_fagsystem(
+        self,
+        fagsystem_id: uuid.UUID,
+        cvr: str,
+        *,
+        endpoint: bool = True,
+        intake: OrderIntake | None = None,
+    ) -> None:
         """A fagsystem with its receiver mounted; with `endpoint`, registered at the gateway
-        (provider agreement for `cvr` and its endpoint URL)."""
+        (provider agreement for `cvr` and its endpoint URL); `intake` is what it does with an
+        order (default: `KnownPayments` asking `knows[fagsystem_id]`)."""
         self.platform.register_it_system(
             fagsystem_id,
             f"fagsystem {fagsystem_id}",
@@ -66,7 +92,7 @@ class ReversalWorld:
             return self.knows[fagsystem_id](payment)
 
         receiver = ReversalOrderReceiver(
-            self.fagsystem_engine, fagsystem_id, knows_payment=knows_payment
+            self.fagsystem_engine, fagsystem_id, intake=intake or KnownPayments(knows_payment)
         )
         self.receivers[fagsystem_id] = receiver
         self.app.include_router(receiver.router(self.verifier), prefix=f"/fagsystem/{fagsystem_id}")

@@ -110,16 +110,23 @@ def api(wire_env: WireEnv, part_engine: Any, backend: str) -> Api:
     part = fagsystem_app.build(
         engine,
         [
-            fagsystem_app.HostedFagsystem(world.fagsystem, secret),
-            fagsystem_app.HostedFagsystem(world.other_fagsystem, webhooks.make_secret()),
+            fagsystem_app.HostedFagsystem(
+                world.fagsystem, secret, caseworker_token=TOKEN, org_units={CVR: ()}
+            ),
+            fagsystem_app.HostedFagsystem(
+                world.other_fagsystem,
+                webhooks.make_secret(),
+                caseworker_token=OTHER_TOKEN,
+                org_units={CVR: (), OTHER_CVR: ()},
+            ),
         ],
         platform_jwks=wire_env.platform.jwks(),
-        caseworker_tokens={world.fagsystem: TOKEN, world.other_fagsystem: OTHER_TOKEN},
-        authorities={world.fagsystem: [CVR], world.other_fagsystem: [CVR, OTHER_CVR]},
-        debitors={
-            world.fagsystem: debitor_client(wire_env, "fagsystem"),
-            world.other_fagsystem: debitor_client(wire_env, "other_fagsystem"),
-        },
+        payments=fagsystem_app.Payments(
+            ports={
+                world.fagsystem: debitor_client(wire_env, "fagsystem"),
+                world.other_fagsystem: debitor_client(wire_env, "other_fagsystem"),
+            }
+        ),
     )
     for router in part.routers:
         wire_env.app.include_router(router)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -53,7 +53,6 @@ def claims_router(
     engine: Engine,
     fagsystem_id: UUID,
     *,
-    guard: Callable[[Request], None],
     authorities: Collection[str],
     debitor: DebitorIndbetaling | None,
 ) -> APIRouter:
@@ -62,9 +61,7 @@ def claims_router(
     errors: dict[int | str, dict[str, Any]] = {
         status: {"model": Problem} for status in (401, 403, 422, 503)
     }
-    router = APIRouter(
-        prefix="/api/v1", dependencies=[Depends(guard)], tags=["fordringer"], responses=errors
-    )
+    router = APIRouter(tags=["fordringer"], responses=errors)
     check_authority = authority_check(authorities)
 
     @router.get(

@@ -3,22 +3,21 @@
 A debitorsystem sends `AfsendTilbagefoerOrdre` through the Serviceplatform gateway, which
 forwards it to the endpoint the fagsystem registered. The receiver:
 
-- keeps the order as a pending reversal (state `AFVENTER`) and answers `MODTAGET`;
-- answers `MODTAGET` again to a repeat of an order it already has and stores nothing new (the
+- hands an order for a payment this fagsystem made to its intake (the payments service makes it
+  a `Tilbagefoersel` with Kilde `ORDRE`, executed at once under the `AUTOMATISK` policy), keeps
+  the order, in the same transaction, and answers `MODTAGET`;
+- answers `MODTAGET` again to a repeat of an order it already has and changes nothing (the
   TilbagefoerselsOrdreId is the key: a debitorsystem retries until it gets an answer);
-- answers `AFVIST` `INDBETALING_UKENDT` when the fagsystem does not know the payment, and
-  `AFVIST` `TRANSAKTION_KONFLIKT` when an order id it has comes again with other content;
+- answers `AFVIST` `INDBETALING_UKENDT` when the fagsystem does not know the payment (nothing
+  is kept), and `AFVIST` `TRANSAKTION_KONFLIKT` when an order id it has comes again with other
+  content;
 - refuses with a `Client` fault an order whose `MyndighedCVR` is not the call's authority.
-
-`knows_payment(payment_id) -> bool` is how the receiver asks whether this fagsystem made the
-payment (IndbetalingId). Until the fagsystem keeps its own payments it defaults to `accept_all`;
-the fagsystem's payment register plugs in its own lookup. It is consulted for new orders only.
 
 Mounting, one router per hosted fagsystem (its registered endpoint is
 `<base>/fagsystem/<id>/service/OIR/IndbetalingTilbagefoerOrdreAfsend/1`):
 
     verifier = CallerVerifier(platform_jwks, TILBAGEFOER_ORDRE_ENTITY_ID)
-    app.include_router(reversal_order_router(engine, fagsystem_id, verifier),
+    app.include_router(reversal_order_router(engine, fagsystem_id, verifier, intake=payments),
                        prefix=f"/fagsystem/{fagsystem_id}")
 """
 
@@ -26,11 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from fastapi import APIRouter
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from indbetaling.caller import CallerVerifier
 from indbetaling.contracts import TILBAGEFOER_ORDRE_WSDL
@@ -43,13 +42,20 @@ from indbetaling.soap import SoapCall, SoapService, client_fault, load_contract
 
 SERVICE_PATH = "/service/OIR/IndbetalingTilbagefoerOrdreAfsend/1"
 OPERATION = "AfsendTilbagefoerOrdre"
-KnowsPayment = Callable[[UUID], bool]
 Answer = dict[str, Any]
 
 
-def accept_all(_payment_id: UUID) -> bool:
-    """The default `knows_payment`: every payment is taken to be this fagsystem's."""
-    return True
+class OrderIntake(Protocol):
+    """What the fagsystem does with a new order (`service.PaymentService` for real)."""
+
+    def take(self, conn: Connection, order: ReceivedReversalOrder, now: datetime) -> bool:
+        """In the receiver's open transaction: act on an order for a payment this fagsystem
+        made; False, with nothing written, when it does not know the payment."""
+        ...
+
+    def taken(self, order: ReceivedReversalOrder) -> None:
+        """After the transaction that kept the order committed."""
+        ...
 
 
 def _received() -> Answer:
@@ -65,6 +71,10 @@ def _rejected(code: str, text: str) -> Answer:
     }
 
 
+class _UnknownPayment(Exception):
+    """The intake does not know the order's payment."""
+
+
 class ReversalOrderReceiver:
     """One hosted fagsystem's receiver, on the fagsystem's database."""
 
@@ -73,12 +83,12 @@ class ReversalOrderReceiver:
         engine: Engine,
         fagsystem_id: UUID,
         *,
-        knows_payment: KnowsPayment = accept_all,
+        intake: OrderIntake,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
         self.fagsystem_id = fagsystem_id
-        self.knows_payment = knows_payment
+        self.intake = intake
         self.clock = clock
 
     def receive(self, request: dict[str, Any], call: SoapCall) -> Answer:
@@ -88,15 +98,20 @@ class ReversalOrderReceiver:
             earlier = store.find_reversal_order(conn, order.order_id)
         if earlier is not None:
             return self._repeat(earlier, order)
-        if not self.knows_payment(order.payment_id):
+        try:
+            with write(self.engine) as conn:
+                now = self.clock()
+                if store.insert_reversal_order(conn, order, now):
+                    if not self.intake.take(conn, order, now):
+                        raise _UnknownPayment  # rolls the kept order back
+                else:  # a concurrent repeat came first
+                    earlier = store.find_reversal_order(conn, order.order_id)
+        except _UnknownPayment:
             return _rejected("INDBETALING_UKENDT", "Fagsystemet kender ikke indbetalingen i ordren")
-        with write(self.engine) as conn:
-            if store.insert_reversal_order(conn, order, self.clock()):
-                return _received()
-            earlier = store.find_reversal_order(conn, order.order_id)
-        if earlier is None:  # pragma: no cover - a conflicting insert means the row exists
-            raise RuntimeError("reversal order vanished")
-        return self._repeat(earlier, order)
+        if earlier is not None:
+            return self._repeat(earlier, order)
+        self.intake.taken(order)
+        return _received()
 
     def _repeat(self, earlier: ReceivedReversalOrder, order: ReceivedReversalOrder) -> Answer:
         if earlier.same_order(order):
@@ -149,15 +164,16 @@ def reversal_order_router(
     fagsystem_id: UUID,
     verifier: CallerVerifier,
     *,
-    knows_payment: KnowsPayment = accept_all,
+    intake: OrderIntake,
 ) -> APIRouter:
     """The receiver of one hosted fagsystem; mount it with `prefix=f"/fagsystem/{id}"`."""
-    receiver = ReversalOrderReceiver(engine, fagsystem_id, knows_payment=knows_payment)
+    receiver = ReversalOrderReceiver(engine, fagsystem_id, intake=intake)
     return receiver.router(verifier)
 
 
 def pending_orders(engine: Engine, fagsystem_id: UUID | None = None) -> list[ReceivedReversalOrder]:
-    """Received orders not yet carried out, oldest first; of one fagsystem or of all."""
+    """Received orders whose reversal is not settled yet, oldest first; of one fagsystem or of
+    all (an order's state follows its reversal's: `AFVENTER`, then `UDFOERT` or `AFVIST`)."""
     with read(engine) as conn:
         return store.reversal_orders_in_state(conn, PENDING, fagsystem_id)
 

@@ -1,9 +1,11 @@
-"""The fagsystem's tables. So far: the messages it has received about payable claims and the
-reversal orders it has received from debitorsystems.
+"""The fagsystem's tables of what it receives: the messages about payable claims and the
+reversal orders from debitorsystems (its payments are in `payments_store`, its overview of
+claims in `claims_store`; all share `metadata`).
 
 `received_messages` is keyed by BeskedId, so a message pushed or pulled twice is stored once
 (the receiver's deduplication that turns at-least-once delivery into exactly-once effect).
-`reversal_orders` is keyed by TilbagefoerselsOrdreId for the same reason.
+`reversal_orders` is keyed by TilbagefoerselsOrdreId for the same reason; an order's state
+follows the reversal of its payment (`AFVENTER`, then `UDFOERT` or `AFVIST`).
 """
 
 from __future__ import annotations

@@ -27,13 +27,18 @@ from indbetaling.debitorsystem import app as debitorsystem_app
 from indbetaling.debitorsystem.relay import RelaySettings
 from indbetaling.debitorsystem.service import DebitorService
 from indbetaling.demo_identity import (
+    caseworker_token,
     debitorsystem_secret,
+    demo_secret,
     demo_uuid,
+    fagsystem_client_id,
     operator_token,
     push_secret,
 )
-from indbetaling.demo_plan import make_plan
+from indbetaling.demo_plan import DemoFagsystem, make_plan
 from indbetaling.fagsystem import app as fagsystem_app
+from indbetaling.fagsystem.client import GatewayDebitorClient
+from indbetaling.fagsystem.domain import ReversalPolicy
 from indbetaling.parts import mount, new_app
 from indbetaling.public_openapi import Forwarded, publish
 from indbetaling.serviceplatform import app as serviceplatform_app
@@ -102,8 +107,12 @@ def build(settings: Settings) -> System:
     plan = make_plan(settings.demo_seed, settings.demo_claims)
     fagsystems = fagsystem_app.build(
         engines["fagsystem"],
-        [fagsystem_app.HostedFagsystem(f.id, push_secret(settings, f.id)) for f in plan.fagsystems],
+        [_hosted(settings, f) for f in plan.fagsystems],
         platform_jwks=jwks,
+        payments=fagsystem_app.Payments(
+            ports={f.id: _debitor_client(settings, f, in_process) for f in plan.fagsystems},
+            http=in_process,
+        ),
     )
     beskedfordeler = beskedfordeler_app.build(
         engines["beskedfordeler"], platform_jwks=jwks, amqp_url=settings.amqp_url
@@ -124,6 +133,29 @@ def build(settings: Settings) -> System:
         platform.platform,
         beskedfordeler.service,
     )
+
+
+def _hosted(settings: Settings, fagsystem: DemoFagsystem) -> fagsystem_app.HostedFagsystem:
+    return fagsystem_app.HostedFagsystem(
+        fagsystem.id,
+        push_secret(settings, fagsystem.id),
+        caseworker_token=caseworker_token(settings, fagsystem.id),
+        reversal_policy=ReversalPolicy(fagsystem.reversal_policy),
+        org_units=fagsystem.org_units,
+    )
+
+
+def _debitor_client(
+    settings: Settings, fagsystem: DemoFagsystem, in_process: httpx.AsyncClient
+) -> GatewayDebitorClient:
+    """A hosted fagsystem calls DebitorIndbetalingAfsend through the gateway, with its own
+    credentials, as any fagsystem does."""
+    credentials = Credentials(
+        settings.base_url,
+        fagsystem_client_id(fagsystem.id),
+        demo_secret(settings, str(fagsystem.id)),
+    )
+    return GatewayDebitorClient(credentials, in_process)
 
 
 def _claim_publisher(settings: Settings, in_process: httpx.AsyncClient) -> Publisher:

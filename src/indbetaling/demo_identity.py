@@ -60,3 +60,8 @@ def push_secret(settings: Settings, fagsystem_id: uuid.UUID) -> str:
 def caseworker_token(settings: Settings, fagsystem_id: uuid.UUID) -> str:
     """The case workers' token of a hosted fagsystem (CONTRACT §9)."""
     return demo_secret(settings, f"caseworker:{fagsystem_id}")
+
+
+def fagsystem_client_id(fagsystem_id: uuid.UUID) -> str:
+    """A demo fagsystem's client id at the token service."""
+    return f"fagsystem-{fagsystem_id}"

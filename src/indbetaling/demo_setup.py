@@ -27,9 +27,11 @@ from indbetaling.contracts import (
 )
 from indbetaling.debitorsystem import demo
 from indbetaling.demo_identity import (
+    caseworker_token,
     debitorsystem_secret,
     demo_secret,
     demo_uuid,
+    fagsystem_client_id,
     operator_token,
     push_secret,
 )
@@ -84,7 +86,7 @@ def _register_demo_it_systems(system: System, plan: DemoPlan) -> None:
         platform.register_it_system(
             fagsystem.id,
             fagsystem.name,
-            f"fagsystem-{fagsystem.id}",
+            fagsystem_client_id(fagsystem.id),
             client_secret=demo_secret(settings, str(fagsystem.id)),
         )
         platform.set_endpoint(
@@ -147,15 +149,18 @@ def _subscribe_demo_fagsystems(system: System, plan: DemoPlan) -> None:
 def _demo_json(system: System, plan: DemoPlan, stored: dict[str, Any]) -> dict[str, Any]:
     settings = system.settings
     base = settings.base_url
+    policies = {str(f.id): f.reversal_policy for f in plan.fagsystems}
     fagsystemer = []
     for f in stored["fagsystemer"]:
         fagsystemer.append(
             {
                 **f,
-                "client_id": f"fagsystem-{f['id']}",
+                "client_id": fagsystem_client_id(uuid.UUID(f["id"])),
                 "client_secret": demo_secret(settings, f["id"]),
                 "push_url": f"{base}/fagsystem/{f['id']}/beskeder",
                 "push_secret": push_secret(settings, uuid.UUID(f["id"])),
+                "caseworker_token": caseworker_token(settings, uuid.UUID(f["id"])),
+                "reversal_policy": policies[f["id"]],
                 "dueslag": [m.mailbox_id for m in mailboxes_of(system.beskedfordeler, f["id"])],
             }
         )

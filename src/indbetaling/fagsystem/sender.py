@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from indbetaling import db, outbox
+from indbetaling.crash_points import crash_point
 from indbetaling.fagsystem import payments_store as store
 from indbetaling.fagsystem.finance_client import (
     PAYOUTS_PATH,
@@ -142,6 +143,7 @@ class BookingRelay:
                 continue
             outcome = await self.client.deliver(path, message.payload)
             if outcome is Delivery.DELIVERED:
+                crash_point(f"fagsystem.{message.topic}.delivered")
                 await asyncio.to_thread(self._delivered, message.seq)
                 self._failures.pop(message.seq, None)
                 delivered += 1

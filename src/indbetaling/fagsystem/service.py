@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine
 
 from indbetaling import db, idempotency
+from indbetaling.crash_points import crash_point
 from indbetaling.fagsystem import domain
 from indbetaling.fagsystem import payments_store as store
 from indbetaling.fagsystem.client import (
@@ -347,6 +348,7 @@ class PaymentService:
             self._log_no_answer(Work.PAYMENT, payment_id, attempts, exc)
             await asyncio.to_thread(self._send_later, Work.PAYMENT, payment_id, attempts)
             return
+        crash_point("fagsystem.payment.answered")
         await asyncio.to_thread(self._store_payment_answer, payment_id, answer)
 
     @staticmethod
@@ -685,6 +687,7 @@ class PaymentService:
             self._log_no_answer(Work.REVERSAL, reversal_id, attempts, exc)
             await asyncio.to_thread(self._send_later, Work.REVERSAL, reversal_id, attempts)
             return
+        crash_point("fagsystem.reversal.answered")
         repay_id = await asyncio.to_thread(self._store_reversal_answer, reversal_id, answer)
         if repay_id is not None:
             await asyncio.shield(self.ensure_running(Work.PAYMENT, repay_id))

@@ -618,6 +618,23 @@ def authority_order(
     return None if row is None else order_from_row(row)
 
 
+def authority_coverages(
+    conn: Connection, authority_cvr: str, *, after_seq: int | None, limit: int
+) -> list[Coverage]:
+    """The authority's coverages of every kind, reversed ones too, in order of arrival (`seq`,
+    ascending, after `after_seq`): a stable order in which new coverages come last."""
+    query = (
+        select(coverages, reversals.c.coverage_id.label("reversed_id"))
+        .join(claims, claims.c.id == coverages.c.claim_id)
+        .outerjoin(reversals, reversals.c.coverage_id == coverages.c.id)
+        .where(claims.c.authority_cvr == authority_cvr)
+    )
+    if after_seq is not None:
+        query = query.where(coverages.c.seq > after_seq)
+    query = query.order_by(coverages.c.seq).limit(limit)
+    return [_coverage_from_row(r) for r in conn.execute(query)]
+
+
 def overcovered_claim_ids(
     conn: Connection, authority_cvr: str, *, after: UUID | None, limit: int
 ) -> list[UUID]:

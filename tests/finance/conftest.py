@@ -14,14 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from debitorsystem.conftest import make_world, world
+from finance.rig import rig
 from indbetaling import parts
 from indbetaling.finance import app as finance_app
 from indbetaling.nemkonto import app as nemkonto_app
 
-TOKEN = "finans-token-til-test"
-CVR = "29189846"
-OTHER_CVR = "55133018"
-PART = "urn:oio:cpr-nr:0101801234"
+from .values import CVR, PART, TOKEN
+
+__all__ = ["make_world", "rig", "world"]  # fixtures of the reconciliation's rig
 
 
 @dataclass

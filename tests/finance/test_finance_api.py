@@ -14,7 +14,8 @@ import pytest
 from debitorsystem.test_staff_api import assert_problem
 from indbetaling.finance.domain import PostingType, new_posting
 
-from .conftest import CVR, OTHER_CVR, Served, posting
+from .conftest import Served, posting
+from .values import CVR, OTHER_CVR
 
 POSTINGS = "/finance/api/v1/posteringer"
 

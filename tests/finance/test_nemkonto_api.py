@@ -13,7 +13,8 @@ import pytest
 from debitorsystem.test_staff_api import assert_problem
 from indbetaling.nemkonto.domain import new_request
 
-from .conftest import CVR, OTHER_CVR, PART, Served, payment_request
+from .conftest import Served, payment_request
+from .values import CVR, OTHER_CVR, PART
 
 REQUESTS = "/nemkonto/api/v1/betalingsanmodninger"
 

@@ -86,11 +86,14 @@ class Collector:
         http: httpx.AsyncClient,
         own_postings: Callable[[str], Awaitable[Sequence[Posting]]],
         accounts: Accounts | None = None,
+        page_size: int = 1000,
     ) -> None:
         self.sources = sources
         self.http = http
         self.own_postings = own_postings
         self.accounts = accounts or Accounts()
+        self.page_size = str(page_size)
+        """`Antal` asked of the listings that take it (the debitorsystem's, NemKonto's)."""
 
     async def collect(self, cvr: str) -> Sources:
         fagsystems = [f for f in self.sources.fagsystems if f.serves(cvr)]
@@ -149,7 +152,7 @@ class Collector:
             f"{source.base_url}/myndigheder/{cvr}/daekninger",
             source.token,
             "Daekninger",
-            {"Antal": "1000"},
+            {"Antal": self.page_size},
             missing=f"{name} kender ikke myndigheden {cvr} eller har ingen dækningsliste",
         )
         found = _each(name, "dækning", items, _coverage)
@@ -163,7 +166,7 @@ class Collector:
             f"{source.base_url}/betalingsanmodninger",
             source.token,
             "Betalingsanmodninger",
-            {"MyndighedCVR": cvr, "Antal": "1000"},
+            {"MyndighedCVR": cvr, "Antal": self.page_size},
             missing=f"{name} har intet API for betalingsanmodninger",
         )
         return _each(name, "betalingsanmodning", items, _payout)

@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from indbetaling.bearer import token_guard
-from indbetaling.nemkonto.api import nemkonto_router
+from indbetaling.nemkonto.api import PREFIX, nemkonto_router
 from indbetaling.nemkonto.service import NemKontoService
 from indbetaling.parts import PartApp
+
+API_ROOT = PREFIX
+"""Where its API is mounted: `/nemkonto/api/v1`."""
 
 
 @dataclass(kw_only=True)

@@ -278,3 +278,11 @@ def test_the_same_posting_sent_at_once_from_many_places_is_booked_once(served: S
         t.join()
     assert sorted(results) == [False] * 7 + [True]
     assert len(listed(served, Reference=str(reference))) == 1
+
+
+def test_other_methods_are_refused_naming_every_allowed_one(served: Served) -> None:
+    for path in (POSTINGS, "/nemkonto/api/v1/betalingsanmodninger"):
+        for method in ("PUT", "PATCH", "DELETE", "OPTIONS"):
+            answer = served.client.request(method, path, headers=served.headers)
+            assert_problem(answer, 405, "METODE_IKKE_TILLADT")
+            assert answer.headers["Allow"] == "GET, POST"

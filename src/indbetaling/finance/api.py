@@ -22,7 +22,7 @@ from indbetaling.finance.reconciliation import Reconciliation, SourceUnavailable
 from indbetaling.finance.service import PAGE, PAGE_MAX, FinanceService
 from indbetaling.finance.store import StoredPosting
 from indbetaling.http_body import BodyRefused, read_limited_body
-from indbetaling.http_errors import CODE_OF_STATUS, Problem, ProblemError
+from indbetaling.http_errors import CODE_OF_STATUS, Problem, ProblemError, allow_only
 from indbetaling.ids import WireUuid
 from indbetaling.instants import instant_text
 from indbetaling.money import format_ore
@@ -121,6 +121,8 @@ def finance_router(
     router = APIRouter(
         prefix=PREFIX, tags=["finans"], responses=errors, dependencies=[Depends(guard)]
     )
+
+    allow_only(router, "/posteringer", ("GET", "POST"))
 
     @router.post(
         "/posteringer",

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from indbetaling.http_body import BodyRefused, read_limited_body
-from indbetaling.http_errors import CODE_OF_STATUS, Problem, ProblemError
+from indbetaling.http_errors import CODE_OF_STATUS, Problem, ProblemError, allow_only
 from indbetaling.ids import WireUuid
 from indbetaling.instants import instant_text
 from indbetaling.money import format_ore
@@ -69,6 +69,8 @@ def nemkonto_router(service: NemKontoService, guard: Callable[[Request], None]) 
     router = APIRouter(
         prefix=PREFIX, tags=["nemkonto"], responses=errors, dependencies=[Depends(guard)]
     )
+
+    allow_only(router, "/betalingsanmodninger", ("GET", "POST"))
 
     @router.post(
         "/betalingsanmodninger",

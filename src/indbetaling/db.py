@@ -19,10 +19,13 @@ from typing import Any, Literal
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    BigInteger,
+    Column,
     Connection,
     DateTime,
     Dialect,
     Engine,
+    Integer,
     Table,
     create_engine,
     event,
@@ -43,6 +46,16 @@ FORBID_ON_EVENT_LOOP_ENV = "INDBETALING_FORBID_DB_ON_EVENT_LOOP"
 asyncio event loop raises `BlockingOnEventLoop`: blocking database work belongs in a thread."""
 
 
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""How a part's `MetaData` names its constraints, so its migrations can name them the same."""
+
+
 class BlockingOnEventLoop(RuntimeError):
     """Blocking database work was started on the event loop's thread."""
 
@@ -59,6 +72,14 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
+
+
+def arrival_column() -> Column[int]:
+    """`seq`: a table's primary key in order of arrival (BIGINT on PostgreSQL, SQLite's own
+    INTEGER row id), the stable order of its listings."""
+    return Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
 
 
 def insert_or_ignore(conn: Connection, table: Table, **values: Any) -> bool:

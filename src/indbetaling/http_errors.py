@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from indbetaling.http_body import BodyRefused
 from indbetaling.ids import mask_cpr_in_text
 
 log = logging.getLogger("indbetaling")
@@ -151,6 +152,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return problem_response(422, "UGYLDIG_FORESPOERGSEL", validation_text(exc))
+
+    @app.exception_handler(BodyRefused)
+    async def body_refused(_request: Request, exc: BodyRefused) -> JSONResponse:
+        return problem_response(exc.http_status, None, str(exc))
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -9,11 +9,20 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+from uuid import UUID
 
 T = TypeVar("T")
 
+PAGE = 100
+"""Items a page of a listing holds unless its `Antal` says otherwise."""
+PAGE_MAX = 1000
 
-class InvalidKey(ValueError):
+
+class InvalidPage(ValueError):
+    """A page that cannot be given as asked (Danish text)."""
+
+
+class InvalidKey(InvalidPage):
     """A continuation key that is malformed or was made for another query (Danish text)."""
 
 
@@ -73,3 +82,23 @@ def page_by_seq(
     found = list(fetch(after, size + 1))
     page = found[:size]
     return page, make_seq_key(query, seq_of(page[-1])) if len(found) > size else None
+
+
+def document_page(
+    listing: str,
+    authority_cvr: str | None,
+    reference: UUID | None,
+    key: str | None,
+    size: int,
+    *,
+    fetch: Callable[[int | None, int], Sequence[T]],
+    seq_of: Callable[[T], int],
+) -> tuple[list[T], str | None]:
+    """A page of documents of an authority and/or about one payment (`Reference`), in order of
+    arrival (`page_by_seq`); InvalidPage when neither is asked or `size` is out of range."""
+    if authority_cvr is None and reference is None:
+        raise InvalidPage("Angiv MyndighedCVR eller Reference")
+    if not 1 <= size <= PAGE_MAX:
+        raise InvalidPage(f"Antal skal være 1-{PAGE_MAX}")
+    query = (listing, authority_cvr, str(reference) if reference else None)
+    return page_by_seq(query, key, size, fetch, seq_of)

@@ -4,15 +4,12 @@ refused, listed by Reference and authority, paged; every bad input a 4xx that st
 from __future__ import annotations
 
 import json
-import threading
 import uuid
-from datetime import date
 from typing import Any
 
 import pytest
 
 from debitorsystem.test_staff_api import assert_problem
-from indbetaling.finance.domain import PostingType, new_posting
 
 from .conftest import Served, posting
 from .values import CVR, OTHER_CVR
@@ -27,18 +24,10 @@ def listed(served: Served, **params: str) -> list[dict[str, Any]]:
     return found
 
 
-def test_a_posting_is_booked_once_and_its_repeat_answers_the_stored_one(served: Served) -> None:
-    reference = uuid.uuid4()
-    body = posting(reference)
+def test_the_same_amounts_written_otherwise_are_the_same_posting(served: Served) -> None:
+    body = posting(amount="125.50")
     first = served.client.post(POSTINGS, headers=served.headers, json=body)
     assert first.status_code == 201, first.text
-    booked = first.json()
-    assert booked == {**body, "Modtaget": booked["Modtaget"]}
-    assert booked["Modtaget"].endswith("+00:00")
-    again = served.client.post(POSTINGS, headers=served.headers, json=body)
-    assert again.status_code == 200
-    assert again.json() == booked
-    # the same amounts written otherwise are the same posting
     respelled = {
         **body,
         "Posteringslinjer": [
@@ -46,11 +35,8 @@ def test_a_posting_is_booked_once_and_its_repeat_answers_the_stored_one(served: 
             for line in body["Posteringslinjer"]
         ],
     }
-    assert served.client.post(POSTINGS, headers=served.headers, json=respelled).status_code == 200
-    assert listed(served, Reference=str(reference)) == [booked]
-    assert listed(served, MyndighedCVR=CVR) == [booked]
-    assert listed(served, MyndighedCVR=OTHER_CVR) == []
-    assert listed(served, MyndighedCVR=CVR, Reference=str(uuid.uuid4())) == []
+    again = served.client.post(POSTINGS, headers=served.headers, json=respelled)
+    assert (again.status_code, again.json()) == (200, first.json())
 
 
 def test_another_posting_under_a_taken_id_is_a_conflict(served: Served) -> None:
@@ -195,94 +181,9 @@ def test_bodies_that_are_not_json_or_too_large_are_refused(served: Served) -> No
     assert listed(served, MyndighedCVR=CVR) == []
 
 
-def test_only_the_finance_token_reaches_finance(served: Served) -> None:
-    body = posting()
-    for headers in (
-        {},
-        {"Authorization": "Bearer forkert"},
-        {"Authorization": "Basic " + served.headers["Authorization"][7:]},
-        {"Authorization": "Bearer "},
-    ):
-        assert_problem(
-            served.client.post(POSTINGS, headers=headers, json=body), 401, "IKKE_AUTENTIFICERET"
-        )
-        answer = served.client.get(POSTINGS, headers=headers, params={"MyndighedCVR": CVR})
-        assert_problem(answer, 401, "IKKE_AUTENTIFICERET")
-        assert answer.headers["WWW-Authenticate"] == "Bearer"
+def test_only_the_finance_token_reconciles(served: Served) -> None:
+    for headers in ({}, {"Authorization": "Bearer forkert"}):
         reconciliation = served.client.get(
             "/finance/api/v1/afstemning", headers=headers, params={"MyndighedCVR": CVR}
         )
         assert_problem(reconciliation, 401, "IKKE_AUTENTIFICERET")
-    assert listed(served, MyndighedCVR=CVR) == []
-
-
-def test_listings_page_in_order_of_arrival(served: Served) -> None:
-    reference = uuid.uuid4()
-    sent = [posting(reference, amount=f"{n}.00") for n in range(1, 6)]
-    sent.append(posting(amount="9.00"))  # another payment
-    for body in sent:
-        assert served.client.post(POSTINGS, headers=served.headers, json=body).status_code == 201
-    seen: list[str] = []
-    params = {"Reference": str(reference), "Antal": "2"}
-    for _ in range(5):
-        page = served.client.get(POSTINGS, headers=served.headers, params=params).json()
-        seen += [p["Posteringslinjer"][0]["Beloeb"] for p in page["Posteringer"]]
-        if "FortsaettelsesNoegle" not in page:
-            break
-        key = page["FortsaettelsesNoegle"]
-        params = {**params, "FortsaettelsesNoegle": key}
-    assert seen == ["1.00", "2.00", "3.00", "4.00", "5.00"]
-    elsewhere = {"MyndighedCVR": CVR, "Antal": "2", "FortsaettelsesNoegle": key}
-    assert_problem(
-        served.client.get(POSTINGS, headers=served.headers, params=elsewhere),
-        422,
-        "UGYLDIG_FORESPOERGSEL",
-    )
-    for bad in (
-        {},
-        {"MyndighedCVR": "123"},
-        {"Reference": "x"},
-        {"MyndighedCVR": CVR, "Antal": "0"},
-        {"MyndighedCVR": CVR, "Antal": "1001"},
-        {"MyndighedCVR": CVR, "FortsaettelsesNoegle": "zz"},
-    ):
-        assert_problem(
-            served.client.get(POSTINGS, headers=served.headers, params=bad),
-            422,
-            "UGYLDIG_FORESPOERGSEL",
-        )
-
-
-def test_the_same_posting_sent_at_once_from_many_places_is_booked_once(served: Served) -> None:
-    service = served.finance.service
-    reference = uuid.uuid4()
-    the_posting = new_posting(
-        posting_id=uuid.uuid4(),
-        posting_date=date(2026, 11, 26),
-        authority_cvr=CVR,
-        reference=reference,
-        type=PostingType.INDBETALING,
-        lines=[("6010", "10.00", ""), ("2901", "-10.00", "")],
-    )
-    results: list[bool] = []
-    start = threading.Barrier(8)
-
-    def send() -> None:
-        start.wait()
-        results.append(service.receive(the_posting).new)
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == [False] * 7 + [True]
-    assert len(listed(served, Reference=str(reference))) == 1
-
-
-def test_other_methods_are_refused_naming_every_allowed_one(served: Served) -> None:
-    for path in (POSTINGS, "/nemkonto/api/v1/betalingsanmodninger"):
-        for method in ("PUT", "PATCH", "DELETE", "OPTIONS"):
-            answer = served.client.request(method, path, headers=served.headers)
-            assert_problem(answer, 405, "METODE_IKKE_TILLADT")
-            assert answer.headers["Allow"] == "GET, POST"

@@ -4,17 +4,15 @@ every bad input a 4xx that stores nothing."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
 import pytest
 
 from debitorsystem.test_staff_api import assert_problem
-from indbetaling.nemkonto.domain import new_request
 
 from .conftest import Served, payment_request
-from .values import CVR, OTHER_CVR, PART
+from .values import CVR, OTHER_CVR
 
 REQUESTS = "/nemkonto/api/v1/betalingsanmodninger"
 
@@ -24,20 +22,6 @@ def listed(served: Served, **params: str) -> list[dict[str, Any]]:
     assert answer.status_code == 200, answer.text
     found: list[dict[str, Any]] = answer.json()["Betalingsanmodninger"]
     return found
-
-
-def test_a_request_is_recorded_once_and_its_repeat_answers_the_stored_one(served: Served) -> None:
-    reference = uuid.uuid4()
-    body = payment_request(reference)
-    first = served.client.post(REQUESTS, headers=served.headers, json=body)
-    assert first.status_code == 201, first.text
-    recorded = first.json()
-    assert recorded == {**body, "Modtaget": recorded["Modtaget"]}
-    again = served.client.post(REQUESTS, headers=served.headers, json=body)
-    assert (again.status_code, again.json()) == (200, recorded)
-    assert listed(served, Reference=str(reference)) == [recorded]
-    assert listed(served, MyndighedCVR=CVR) == [recorded]
-    assert listed(served, MyndighedCVR=OTHER_CVR) == []
 
 
 def test_another_request_under_a_taken_id_is_a_conflict(served: Served) -> None:
@@ -88,65 +72,3 @@ def test_bad_input_is_refused_and_stores_nothing(
     assert_problem(answer, 422, code)
     assert "0101801234" not in answer.text  # a CPR number is never echoed in clear
     assert listed(served, MyndighedCVR=CVR) == []
-
-
-def test_only_the_finance_token_reaches_nemkonto(served: Served) -> None:
-    for headers in ({}, {"Authorization": "Bearer forkert"}):
-        answer = served.client.post(REQUESTS, headers=headers, json=payment_request())
-        assert_problem(answer, 401, "IKKE_AUTENTIFICERET")
-        answer = served.client.get(REQUESTS, headers=headers, params={"MyndighedCVR": CVR})
-        assert_problem(answer, 401, "IKKE_AUTENTIFICERET")
-    assert listed(served, MyndighedCVR=CVR) == []
-
-
-def test_requests_page_in_order_of_arrival(served: Served) -> None:
-    for n in range(1, 4):
-        body = payment_request(amount=f"{n}.00")
-        assert served.client.post(REQUESTS, headers=served.headers, json=body).status_code == 201
-    page = served.client.get(
-        REQUESTS, headers=served.headers, params={"MyndighedCVR": CVR, "Antal": "2"}
-    ).json()
-    assert [r["Beloeb"] for r in page["Betalingsanmodninger"]] == ["1.00", "2.00"]
-    params = {
-        "MyndighedCVR": CVR,
-        "Antal": "2",
-        "FortsaettelsesNoegle": page["FortsaettelsesNoegle"],
-    }
-    last = served.client.get(REQUESTS, headers=served.headers, params=params).json()
-    assert [r["Beloeb"] for r in last["Betalingsanmodninger"]] == ["3.00"]
-    assert "FortsaettelsesNoegle" not in last
-    assert_problem(
-        served.client.get(REQUESTS, headers=served.headers), 422, "UGYLDIG_FORESPOERGSEL"
-    )
-    other = {**params, "MyndighedCVR": OTHER_CVR}
-    assert_problem(
-        served.client.get(REQUESTS, headers=served.headers, params=other),
-        422,
-        "UGYLDIG_FORESPOERGSEL",
-    )
-
-
-def test_the_same_request_sent_at_once_is_recorded_once(served: Served) -> None:
-    reference = uuid.uuid4()
-    request = new_request(
-        request_id=uuid.uuid4(),
-        authority_cvr=CVR,
-        part_id=PART,
-        amount="12.00",
-        reference=reference,
-        text="",
-    )
-    results: list[bool] = []
-    start = threading.Barrier(8)
-
-    def send() -> None:
-        start.wait()
-        results.append(served.nemkonto.service.receive(request).new)
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == [False] * 7 + [True]
-    assert len(listed(served, Reference=str(reference))) == 1

@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from indbetaling.db import UtcDateTime
+from indbetaling.db import NAMING_CONVENTION, UtcDateTime
 from indbetaling.debitorsystem.domain import (
     Claim,
     ClaimLedger,
@@ -56,15 +56,7 @@ from indbetaling.fordring import LiableParty
 from indbetaling.idempotency import idempotency_table
 from indbetaling.outbox import outbox_table
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 Ore = BigInteger
 
 authorities = Table(

@@ -12,31 +12,27 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from indbetaling.finance.domain import FejlKode, PostingType, Refused, new_posting
+from indbetaling.finance.domain import FejlKode, PostingType, new_posting
 from indbetaling.finance.reconciliation import Reconciliation, SourceUnavailable
 from indbetaling.finance.service import PAGE, PAGE_MAX, FinanceService
 from indbetaling.finance.store import StoredPosting
-from indbetaling.http_body import BodyRefused, read_limited_body
-from indbetaling.http_errors import CODE_OF_STATUS, Problem, ProblemError, allow_only
+from indbetaling.http_body import read_model
+from indbetaling.http_errors import Problem, ProblemError, allow_only
 from indbetaling.ids import WireUuid
 from indbetaling.instants import instant_text
 from indbetaling.money import format_ore
+from indbetaling.refusal import Refused
 from indbetaling.wire_text import CodeText, FreeText
 
 PREFIX = "/finance/api/v1"
 MAX_BODY_BYTES = 64 * 1024
 CVR = Annotated[str, Field(pattern=r"^\d{8}$", examples=["29189846"])]
-STATUS_OF_CODE = {
-    FejlKode.POSTERINGID_KONFLIKT: 409,
-    FejlKode.POSTERING_UBALANCE: 422,
-    FejlKode.BELOEB_UGYLDIGT: 422,
-    FejlKode.UGYLDIG_FORESPOERGSEL: 422,
-}
+STATUS_OF_CODE = {FejlKode.POSTERINGID_KONFLIKT.value: 409}
+"""The status of a refusal by its code; 422 when not named here."""
 
 
 class Wire(BaseModel):
@@ -97,19 +93,7 @@ def reconciliation_json(cvr: str, result: Reconciliation) -> dict[str, Any]:
 
 
 def refused(r: Refused) -> ProblemError:
-    return ProblemError(STATUS_OF_CODE[r.code], r.code.value, r.text)
-
-
-async def read_json(request: Request, model: type[Wire]) -> Any:
-    """The body, read with a size limit and validated as `model` (422 when it is not)."""
-    try:
-        body = await read_limited_body(request, MAX_BODY_BYTES)
-    except BodyRefused as exc:
-        raise ProblemError(exc.http_status, CODE_OF_STATUS[exc.http_status], str(exc)) from None
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+    return ProblemError(STATUS_OF_CODE.get(r.code.value, 422), r.code.value, r.text)
 
 
 def finance_router(
@@ -139,7 +123,7 @@ def finance_router(
         """Book an `Oekonomipostering` once: 201 when new, 200 with the stored posting when the
         same one comes again, 409 POSTERINGID_KONFLIKT when its id names another posting, 422
         POSTERING_UBALANCE when the lines do not sum to zero."""
-        body: PostingIn = await read_json(request, PostingIn)
+        body = await read_model(request, PostingIn, MAX_BODY_BYTES)
         try:
             posting = new_posting(
                 posting_id=body.PosteringId,

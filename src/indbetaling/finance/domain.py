@@ -13,6 +13,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from indbetaling.money import InvalidAmount, format_ore, parse_ore
+from indbetaling.refusal import Refused
 
 MIN_LINES = 2
 MAX_LINES = 100
@@ -31,15 +32,6 @@ class FejlKode(StrEnum):
     POSTERINGID_KONFLIKT = "POSTERINGID_KONFLIKT"
     BELOEB_UGYLDIGT = "BELOEB_UGYLDIGT"
     UGYLDIG_FORESPOERGSEL = "UGYLDIG_FORESPOERGSEL"
-
-
-class Refused(Exception):
-    """The posting is not taken; nothing changes. The text is Danish, for a person."""
-
-    def __init__(self, code: FejlKode, text: str) -> None:
-        super().__init__(f"{code}: {text}")
-        self.code = code
-        self.text = text
 
 
 @dataclass(frozen=True)
@@ -113,14 +105,11 @@ def check_balance(lines: Sequence[Line]) -> None:
         )
 
 
-def receive(new: Posting, stored: Posting | None) -> bool:
-    """Whether `new` is a new posting (True) or the one already stored under its id (False);
-    `Refused` POSTERINGID_KONFLIKT when the id already names another posting."""
-    if stored is None:
-        return True
+def check_same(new: Posting, stored: Posting) -> None:
+    """`new` came under the id of `stored`: it is the same posting again, or `Refused`
+    POSTERINGID_KONFLIKT."""
     if stored != new:
         raise Refused(
             FejlKode.POSTERINGID_KONFLIKT,
             f"PosteringId {new.id} er allerede brugt til en anden postering",
         )
-    return False

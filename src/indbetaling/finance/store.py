@@ -30,25 +30,15 @@ from sqlalchemy import (
     select,
 )
 
-from indbetaling.db import UtcDateTime, insert_or_ignore
+from indbetaling.db import NAMING_CONVENTION, UtcDateTime, arrival_column, insert_or_ignore
 from indbetaling.finance.domain import Line, Posting, PostingType
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 postings = Table(
     "postings",
     metadata,
-    Column(
-        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    arrival_column(),
     Column("id", Uuid, nullable=False, unique=True),
     Column("posting_date", Date, nullable=False),
     Column("authority_cvr", String(8), nullable=False),

@@ -10,28 +10,25 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from indbetaling.http_body import BodyRefused, read_limited_body
-from indbetaling.http_errors import CODE_OF_STATUS, Problem, ProblemError, allow_only
+from indbetaling.http_body import read_model
+from indbetaling.http_errors import Problem, ProblemError, allow_only
 from indbetaling.ids import WireUuid
 from indbetaling.instants import instant_text
 from indbetaling.money import format_ore
-from indbetaling.nemkonto.domain import FejlKode, Refused, new_request
+from indbetaling.nemkonto.domain import FejlKode, new_request
 from indbetaling.nemkonto.service import PAGE, PAGE_MAX, NemKontoService
 from indbetaling.nemkonto.store import StoredRequest
+from indbetaling.refusal import Refused
 from indbetaling.wire_text import FreeText
 
 PREFIX = "/nemkonto/api/v1"
 MAX_BODY_BYTES = 16 * 1024
-STATUS_OF_CODE = {
-    FejlKode.BETALINGSANMODNINGID_KONFLIKT: 409,
-    FejlKode.BELOEB_UGYLDIGT: 422,
-    FejlKode.UGYLDIG_FORESPOERGSEL: 422,
-}
+STATUS_OF_CODE = {FejlKode.BETALINGSANMODNINGID_KONFLIKT.value: 409}
+"""The status of a refusal by its code; 422 when not named here."""
 
 
 class RequestIn(BaseModel):
@@ -61,7 +58,7 @@ def request_json(stored: StoredRequest) -> dict[str, Any]:
 
 
 def _refused(r: Refused) -> ProblemError:
-    return ProblemError(STATUS_OF_CODE[r.code], r.code.value, r.text)
+    return ProblemError(STATUS_OF_CODE.get(r.code.value, 422), r.code.value, r.text)
 
 
 def nemkonto_router(service: NemKontoService, guard: Callable[[Request], None]) -> APIRouter:
@@ -86,14 +83,7 @@ def nemkonto_router(service: NemKontoService, guard: Callable[[Request], None]) 
     async def receive_request(request: Request) -> JSONResponse:
         """Record a payment request once: 201 when new, 200 with the stored request when the
         same one comes again, 409 BETALINGSANMODNINGID_KONFLIKT when its id names another."""
-        try:
-            raw = await read_limited_body(request, MAX_BODY_BYTES)
-        except BodyRefused as exc:
-            raise ProblemError(exc.http_status, CODE_OF_STATUS[exc.http_status], str(exc)) from None
-        try:
-            body = RequestIn.model_validate_json(raw)
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors(include_url=False)) from None
+        body = await read_model(request, RequestIn, MAX_BODY_BYTES)
         try:
             new = new_request(
                 request_id=body.BetalingsanmodningId,

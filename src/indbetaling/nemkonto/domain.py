@@ -12,21 +12,13 @@ from uuid import UUID
 
 from indbetaling.ids import InvalidId, parse_cvr, parse_part_id
 from indbetaling.money import InvalidAmount, parse_amount
+from indbetaling.refusal import Refused
 
 
 class FejlKode(StrEnum):
     BETALINGSANMODNINGID_KONFLIKT = "BETALINGSANMODNINGID_KONFLIKT"
     BELOEB_UGYLDIGT = "BELOEB_UGYLDIGT"
     UGYLDIG_FORESPOERGSEL = "UGYLDIG_FORESPOERGSEL"
-
-
-class Refused(Exception):
-    """The request is not taken; nothing changes. The text is Danish, for a person."""
-
-    def __init__(self, code: FejlKode, text: str) -> None:
-        super().__init__(f"{code}: {text}")
-        self.code = code
-        self.text = text
 
 
 @dataclass(frozen=True)
@@ -65,14 +57,11 @@ def new_request(
     return PaymentRequest(request_id, authority_cvr, part_id, ore, reference, text)
 
 
-def receive(new: PaymentRequest, stored: PaymentRequest | None) -> bool:
-    """Whether `new` is a new request (True) or the one already stored under its id (False);
-    `Refused` BETALINGSANMODNINGID_KONFLIKT when the id names another request."""
-    if stored is None:
-        return True
+def check_same(new: PaymentRequest, stored: PaymentRequest) -> None:
+    """`new` came under the id of `stored`: it is the same request again, or `Refused`
+    BETALINGSANMODNINGID_KONFLIKT."""
     if stored != new:
         raise Refused(
             FejlKode.BETALINGSANMODNINGID_KONFLIKT,
             f"BetalingsanmodningId {new.id} er allerede brugt til en anden betalingsanmodning",
         )
-    return False

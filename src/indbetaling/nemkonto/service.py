@@ -1,29 +1,22 @@
 """NemKonto's use cases: receive a payment request (once per BetalingsanmodningId), list them.
-One transaction each; blocking, so callers on an event loop run them in a thread."""
+Each is one transaction and blocks: an event loop hands it to a thread."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import Engine
 
 from indbetaling import db, paging
+from indbetaling.idempotency import Received, receive_once
 from indbetaling.nemkonto import domain, store
-from indbetaling.nemkonto.domain import FejlKode, PaymentRequest, Refused
+from indbetaling.nemkonto.domain import FejlKode, PaymentRequest
 from indbetaling.nemkonto.store import StoredRequest
+from indbetaling.refusal import Refused
 
-PAGE = 100
-PAGE_MAX = 1000
-
-
-@dataclass(frozen=True)
-class Received:
-    stored: StoredRequest
-    new: bool
-    """False when the same request had come before (the answer is the stored one)."""
+PAGE, PAGE_MAX = paging.PAGE, paging.PAGE_MAX
 
 
 class NemKontoService:
@@ -31,25 +24,22 @@ class NemKontoService:
         self.engine = engine
         self.clock = clock or (lambda: datetime.now(UTC))
 
-    def receive(self, request: PaymentRequest) -> Received:
+    def receive(self, request: PaymentRequest) -> Received[StoredRequest]:
         """Record `request` once: a new id is stored, the same request again answers the stored
         one, another request under a taken id is `Refused` BETALINGSANMODNINGID_KONFLIKT."""
-        with db.write(self.engine) as conn:
-            new = store.insert_request(conn, request, self.clock())
-            stored = store.load_request(conn, request.id)
-        assert stored is not None  # noqa: S101 - inserted or found above, in one transaction
-        if not new:
-            domain.receive(request, stored.request)
-        return Received(stored, new)
+        now = self.clock()
+        return receive_once(
+            self.engine,
+            insert=lambda conn: store.insert_request(conn, request, now),
+            load=lambda conn: store.load_request(conn, request.id),
+            check_same=lambda stored: domain.check_same(request, stored.request),
+        )
 
     def requests_page(
         self, authority_cvr: str | None, reference: UUID | None, key: str | None, size: int = PAGE
     ) -> tuple[list[StoredRequest], str | None]:
         """A page of requests of an authority and/or about one payment, in order of arrival,
         and the key of the next page (None on the last)."""
-        if authority_cvr is None and reference is None:
-            raise Refused(FejlKode.UGYLDIG_FORESPOERGSEL, "Angiv MyndighedCVR eller Reference")
-        query = ("betalingsanmodninger", authority_cvr, str(reference) if reference else None)
 
         def fetch(after: int | None, limit: int) -> list[StoredRequest]:
             with db.read(self.engine) as conn:
@@ -62,6 +52,14 @@ class NemKontoService:
                 )
 
         try:
-            return paging.page_by_seq(query, key, size, fetch, lambda s: s.seq)
-        except paging.InvalidKey as exc:
+            return paging.document_page(
+                "betalingsanmodninger",
+                authority_cvr,
+                reference,
+                key,
+                size,
+                fetch=fetch,
+                seq_of=lambda s: s.seq,
+            )
+        except paging.InvalidPage as exc:
             raise Refused(FejlKode.UGYLDIG_FORESPOERGSEL, str(exc)) from None

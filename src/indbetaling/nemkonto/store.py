@@ -14,7 +14,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Index,
-    Integer,
     MetaData,
     Row,
     String,
@@ -23,24 +22,15 @@ from sqlalchemy import (
     select,
 )
 
-from indbetaling.db import UtcDateTime, insert_or_ignore
+from indbetaling.db import NAMING_CONVENTION, UtcDateTime, arrival_column, insert_or_ignore
 from indbetaling.nemkonto.domain import PaymentRequest
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 payment_requests = Table(
     "payment_requests",
     metadata,
-    Column(
-        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    arrival_column(),
     Column("id", Uuid, nullable=False, unique=True),
     Column("authority_cvr", String(8), nullable=False),
     Column("part_id", String(40), nullable=False),

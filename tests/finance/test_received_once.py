@@ -151,3 +151,9 @@ def test_other_methods_are_refused_naming_every_allowed_one(served: Served, kind
         answer = served.client.request(method, kind.path, headers=served.headers)
         assert_problem(answer, 405, "METODE_IKKE_TILLADT")
         assert answer.headers["Allow"] == "GET, POST"
+
+
+def test_a_reference_is_a_canonical_uuid(served: Served, kind: Kind) -> None:
+    for odd in ("{" + str(uuid.uuid4()) + "}", uuid.uuid4().hex, "urn:uuid:" + str(uuid.uuid4())):
+        answer = served.client.get(kind.path, headers=served.headers, params={"Reference": odd})
+        assert_problem(answer, 422, "UGYLDIG_FORESPOERGSEL")

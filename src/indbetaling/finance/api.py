@@ -6,10 +6,10 @@ list them, and the three-way reconciliation. Every call carries the finance toke
 (No `from __future__ import annotations`: FastAPI reads the routes' annotations.)
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -29,6 +29,7 @@ from indbetaling.refusal import Refused
 from indbetaling.wire_text import CodeText, FreeText
 
 PREFIX = "/finance/api/v1"
+log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 CVR = Annotated[str, Field(pattern=r"^\d{8}$", examples=["29189846"])]
 STATUS_OF_CODE = {FejlKode.POSTERINGID_KONFLIKT.value: 409}
@@ -141,7 +142,7 @@ def finance_router(
     @router.get("/posteringer")
     def postings(
         cvr: Annotated[str | None, Query(alias="MyndighedCVR", pattern=r"^\d{8}$")] = None,
-        reference: Annotated[UUID | None, Query(alias="Reference")] = None,
+        reference: Annotated[WireUuid | None, Query(alias="Reference")] = None,
         key: Annotated[str | None, Query(alias="FortsaettelsesNoegle", max_length=400)] = None,
         size: Annotated[int, Query(alias="Antal", ge=1, le=PAGE_MAX)] = PAGE,
     ) -> dict[str, Any]:
@@ -162,13 +163,16 @@ def finance_router(
         cvr: Annotated[str, Query(alias="MyndighedCVR", pattern=r"^\d{8}$")],
     ) -> dict[str, Any]:
         """The three-way reconciliation of the authority: the fagsystems' payments, the
-        debitorsystem's coverages, the finance postings and NemKonto's payment requests. 502
-        when a part cannot be read (the text says which and why)."""
+        debitorsystem's coverages, the finance postings and NemKonto's payment requests.
+        `Antal` is how many payments (IndbetalingIds) were compared, `Afvigelser` every
+        mismatch under the IndbetalingId it concerns. 502 when a part cannot be read (the text
+        says which and why)."""
         if reconcile is None:
             raise ProblemError(503, "AFSTEMNING_IKKE_OPSAT", "Afstemningen har ingen kilder")
         try:
             result = await reconcile(cvr)
         except SourceUnavailable as exc:
+            log.warning("reconciliation of %s could not read its sources: %s", cvr, exc)
             raise ProblemError(502, "KILDE_UTILGAENGELIG", str(exc)) from None
         return reconciliation_json(cvr, result)
 

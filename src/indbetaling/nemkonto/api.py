@@ -7,7 +7,6 @@
 
 from collections.abc import Callable
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -101,7 +100,7 @@ def nemkonto_router(service: NemKontoService, guard: Callable[[Request], None]) 
     @router.get("/betalingsanmodninger")
     def requests(
         cvr: Annotated[str | None, Query(alias="MyndighedCVR", pattern=r"^\d{8}$")] = None,
-        reference: Annotated[UUID | None, Query(alias="Reference")] = None,
+        reference: Annotated[WireUuid | None, Query(alias="Reference")] = None,
         key: Annotated[str | None, Query(alias="FortsaettelsesNoegle", max_length=400)] = None,
         size: Annotated[int, Query(alias="Antal", ge=1, le=PAGE_MAX)] = PAGE,
     ) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -26,10 +27,12 @@ from sqlalchemy import (
     Dialect,
     Engine,
     Integer,
+    Select,
     Table,
     create_engine,
     event,
     literal_column,
+    select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -80,6 +83,26 @@ def arrival_column() -> Column[int]:
     return Column(
         "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
+
+
+def documents_after(
+    table: Table,
+    *,
+    authority_cvr: str | None,
+    reference: uuid.UUID | None,
+    after_seq: int | None,
+    limit: int,
+) -> Select[Any]:
+    """At most `limit` rows of a table of documents (with `seq`, `authority_cvr`, `reference`)
+    of one authority and/or about one payment, in order of arrival after `after_seq`."""
+    query = select(table)
+    if authority_cvr is not None:
+        query = query.where(table.c.authority_cvr == authority_cvr)
+    if reference is not None:
+        query = query.where(table.c.reference == reference)
+    if after_seq is not None:
+        query = query.where(table.c.seq > after_seq)
+    return query.order_by(table.c.seq).limit(limit)
 
 
 def insert_or_ignore(conn: Connection, table: Table, **values: Any) -> bool:

@@ -30,7 +30,13 @@ from sqlalchemy import (
     select,
 )
 
-from indbetaling.db import NAMING_CONVENTION, UtcDateTime, arrival_column, insert_or_ignore
+from indbetaling.db import (
+    NAMING_CONVENTION,
+    UtcDateTime,
+    arrival_column,
+    documents_after,
+    insert_or_ignore,
+)
 from indbetaling.finance.domain import Line, Posting, PostingType
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -112,14 +118,14 @@ def postings_page(
 ) -> list[StoredPosting]:
     """Postings of an authority and/or about one payment, in order of arrival after
     `after_seq`."""
-    query = select(postings)
-    if authority_cvr is not None:
-        query = query.where(postings.c.authority_cvr == authority_cvr)
-    if reference is not None:
-        query = query.where(postings.c.reference == reference)
-    if after_seq is not None:
-        query = query.where(postings.c.seq > after_seq)
-    return _with_lines(conn, conn.execute(query.order_by(postings.c.seq).limit(limit)))
+    query = documents_after(
+        postings,
+        authority_cvr=authority_cvr,
+        reference=reference,
+        after_seq=after_seq,
+        limit=limit,
+    )
+    return _with_lines(conn, conn.execute(query))
 
 
 def _with_lines(conn: Connection, rows: Any) -> list[StoredPosting]:

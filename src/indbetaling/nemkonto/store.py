@@ -22,7 +22,13 @@ from sqlalchemy import (
     select,
 )
 
-from indbetaling.db import NAMING_CONVENTION, UtcDateTime, arrival_column, insert_or_ignore
+from indbetaling.db import (
+    NAMING_CONVENTION,
+    UtcDateTime,
+    arrival_column,
+    documents_after,
+    insert_or_ignore,
+)
 from indbetaling.nemkonto.domain import PaymentRequest
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -81,14 +87,13 @@ def requests_page(
 ) -> list[StoredRequest]:
     """Requests of an authority and/or about one payment, in order of arrival after
     `after_seq`."""
-    query = select(payment_requests)
-    if authority_cvr is not None:
-        query = query.where(payment_requests.c.authority_cvr == authority_cvr)
-    if reference is not None:
-        query = query.where(payment_requests.c.reference == reference)
-    if after_seq is not None:
-        query = query.where(payment_requests.c.seq > after_seq)
-    query = query.order_by(payment_requests.c.seq).limit(limit)
+    query = documents_after(
+        payment_requests,
+        authority_cvr=authority_cvr,
+        reference=reference,
+        after_seq=after_seq,
+        limit=limit,
+    )
     return [_from_row(r) for r in conn.execute(query)]
 
 

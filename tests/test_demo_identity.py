@@ -4,14 +4,18 @@ data folder across restarts, and taken from the settings (environment or files) 
 from __future__ import annotations
 
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
 
 from indbetaling.demo_identity import (
     KEY_FILE,
+    auditor_token,
+    caseworker_token,
     debitorsystem_secret,
     demo_secret,
+    finance_token,
     operator_token,
 )
 from indbetaling.settings import Settings
@@ -44,3 +48,23 @@ def test_settings_name_the_operator_token_and_the_debitorsystem_secret(
     token_file.write_text("")
     with pytest.raises(ValueError, match="empty"):
         operator_token(Settings(data_dir=tmp_path))
+
+
+def test_settings_name_the_finance_and_auditor_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo = Settings(data_dir=tmp_path)
+    made = {finance_token(demo), auditor_token(demo), operator_token(demo)}
+    assert len(made) == 3  # every role its own demo token
+    assert finance_token(Settings(data_dir=tmp_path)) == finance_token(demo)
+    fagsystem_a, fagsystem_b = uuid.uuid4(), uuid.uuid4()
+    assert caseworker_token(demo, fagsystem_a) != caseworker_token(demo, fagsystem_b)
+    assert caseworker_token(demo, fagsystem_a) not in made
+    token_file = tmp_path / "auditor-token"
+    token_file.write_text("revisor-fra-fil\n")
+    monkeypatch.setenv("INDBETALING_DEBITORSYSTEM_AUDITOR_TOKEN_FILE", str(token_file))
+    monkeypatch.setenv("INDBETALING_FINANCE_TOKEN", "finans-fra-miljoeet")
+    settings = Settings(data_dir=tmp_path)
+    assert auditor_token(settings) == "revisor-fra-fil"
+    assert finance_token(settings) == "finans-fra-miljoeet"
+    assert "finans-fra-miljoeet" not in repr(settings)

@@ -4,9 +4,9 @@ with its own database (SQLite files under the data folder unless URLs are set).
 The parts meet only here, and only through their entry points (`<part>/app.py`); none imports
 another. Even in one process they reach each other over the wire: the gateway forwards over an
 in-process HTTP transport, the debitorsystem publishes its claim messages through the gateway's
-`BeskedAfsend` (or RabbitMQ), and reversal orders travel through the gateway. So what runs here
-is what runs when each part is its own process. `demo_setup.ensure_demo()` fills them with the
-demo dataset on first start.
+`BeskedAfsend` (or RabbitMQ), reversal orders travel through the gateway, and finance reads
+what it reconciles from the others' APIs. So what runs here is what runs when each part is its
+own process. `demo_setup.ensure_demo()` fills them with the demo dataset on first start.
 """
 
 from __future__ import annotations
@@ -27,18 +27,23 @@ from indbetaling.debitorsystem import app as debitorsystem_app
 from indbetaling.debitorsystem.relay import RelaySettings
 from indbetaling.debitorsystem.service import DebitorService
 from indbetaling.demo_identity import (
+    auditor_token,
     caseworker_token,
     debitorsystem_secret,
     demo_secret,
     demo_uuid,
     fagsystem_client_id,
+    finance_token,
     operator_token,
     push_secret,
 )
-from indbetaling.demo_plan import DemoFagsystem, make_plan
+from indbetaling.demo_plan import DemoFagsystem, DemoPlan, make_plan
 from indbetaling.fagsystem import app as fagsystem_app
 from indbetaling.fagsystem.client import GatewayDebitorClient
 from indbetaling.fagsystem.domain import ReversalPolicy
+from indbetaling.fagsystem.finance_client import BookingSettings
+from indbetaling.finance import app as finance_app
+from indbetaling.nemkonto import app as nemkonto_app
 from indbetaling.parts import mount, new_app
 from indbetaling.public_openapi import Forwarded, publish
 from indbetaling.serviceplatform import app as serviceplatform_app
@@ -51,6 +56,8 @@ PARTS_IN_PROCESS: tuple[Part, ...] = (
     "serviceplatform",
     "fagsystem",
     "beskedfordeler",
+    "finance",
+    "nemkonto",
 )
 DEBITORSYSTEM_CLIENT_ID = "debitorsystem"
 
@@ -103,6 +110,7 @@ def build(settings: Settings) -> System:
         ),
         publisher=_claim_publisher(settings, in_process),
         retention=timedelta(days=settings.idempotency_retention_days),
+        auditor_token=auditor_token(settings),
     )
     plan = make_plan(settings.demo_seed, settings.demo_claims)
     fagsystems = fagsystem_app.build(
@@ -111,13 +119,25 @@ def build(settings: Settings) -> System:
         platform_jwks=jwks,
         payments=fagsystem_app.Payments(
             ports={f.id: _debitor_client(settings, f, in_process) for f in plan.fagsystems},
+            bookings=BookingSettings(
+                finance_url=settings.base_url,
+                nemkonto_url=settings.base_url,
+                token=finance_token(settings),
+            ),
             http=in_process,
         ),
     )
     beskedfordeler = beskedfordeler_app.build(
         engines["beskedfordeler"], platform_jwks=jwks, amqp_url=settings.amqp_url
     )
-    mount(app, workers, [platform, debitorsystem, fagsystems, beskedfordeler])
+    finance = finance_app.build(
+        engines["finance"],
+        tokens=[finance_token(settings)],
+        http=in_process,
+        sources=_reconciliation_sources(settings, plan),
+    )
+    nemkonto = nemkonto_app.build(engines["nemkonto"], tokens=[finance_token(settings)])
+    mount(app, workers, [platform, debitorsystem, fagsystems, beskedfordeler, finance, nemkonto])
     # Clients call the gateway's REST paths; the debitorsystem's own addresses stay private.
     publish(
         app,
@@ -156,6 +176,29 @@ def _debitor_client(
         demo_secret(settings, str(fagsystem.id)),
     )
     return GatewayDebitorClient(credentials, in_process)
+
+
+def _reconciliation_sources(
+    settings: Settings, plan: DemoPlan
+) -> finance_app.ReconciliationSources:
+    """Where finance reads what it reconciles: each hosted fagsystem's case-worker API (for
+    the authorities it serves), the debitorsystem's coverages (auditor token) and NemKonto."""
+    base = settings.base_url
+    return finance_app.ReconciliationSources(
+        fagsystems=[
+            finance_app.FagsystemSource(
+                f.id,
+                f"{base}{fagsystem_app.prefix(f.id)}/api/v1",
+                caseworker_token(settings, f.id),
+                f.authorities,
+            )
+            for f in plan.fagsystems
+        ],
+        debitorsystem=finance_app.ApiSource(
+            f"{base}{debitorsystem_app.PREFIX}/api/v1", auditor_token(settings)
+        ),
+        nemkonto=finance_app.ApiSource(f"{base}{nemkonto_app.API_ROOT}", finance_token(settings)),
+    )
 
 
 def _claim_publisher(settings: Settings, in_process: httpx.AsyncClient) -> Publisher:

@@ -15,11 +15,13 @@ from rich.table import Table
 from indbetaling.app import build
 from indbetaling.beskedfordeler import cli as beskedfordeler_cli
 from indbetaling.demo_setup import ensure_demo, write_demo_json
+from indbetaling.finance import cli as finance_cli
 from indbetaling.observability import configure_logging
 from indbetaling.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Indbetaling: SF1590_B_03 Afsend DebitorIndbetaling")
 app.add_typer(beskedfordeler_cli.app, name="beskedfordeler")
+app.command("afstem")(finance_cli.afstem)
 
 
 @app.callback()
@@ -54,6 +56,8 @@ def run(
             ("DebitorIndbetalingAfsend (SOAP)", "/service/OIR/DebitorIndbetalingAfsend/1?wsdl"),
             ("REST (OpenAPI)", "/api/v1/openapi.json"),
             ("Opkrævning (REST)", "/debitorsystem/api/v1/myndigheder/{cvr}/..."),
+            ("Finans (REST)", "/finance/api/v1/posteringer?MyndighedCVR={cvr}"),
+            ("Afstemning", "/finance/api/v1/afstemning?MyndighedCVR={cvr}"),
         ]:
             console.print(f"  {name}: {settings.base_url}{url}")
         console.print(f"  Demo-data og adgangsnøgler: {path}")

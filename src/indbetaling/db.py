@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,14 +20,19 @@ from typing import Any, Literal
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    BigInteger,
+    Column,
     Connection,
     DateTime,
     Dialect,
     Engine,
+    Integer,
+    Select,
     Table,
     create_engine,
     event,
     literal_column,
+    select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -41,6 +47,16 @@ SqliteSync = Literal["FULL", "NORMAL"]
 FORBID_ON_EVENT_LOOP_ENV = "INDBETALING_FORBID_DB_ON_EVENT_LOOP"
 """When set (the test suite sets it), a database connection taken on a thread that runs an
 asyncio event loop raises `BlockingOnEventLoop`: blocking database work belongs in a thread."""
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""How a part's `MetaData` names its constraints, so its migrations can name them the same."""
 
 
 class BlockingOnEventLoop(RuntimeError):
@@ -59,6 +75,34 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
+
+
+def arrival_column() -> Column[int]:
+    """`seq`: a table's primary key in order of arrival (BIGINT on PostgreSQL, SQLite's own
+    INTEGER row id), the stable order of its listings."""
+    return Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
+def documents_after(
+    table: Table,
+    *,
+    authority_cvr: str | None,
+    reference: uuid.UUID | None,
+    after_seq: int | None,
+    limit: int,
+) -> Select[Any]:
+    """At most `limit` rows of a table of documents (with `seq`, `authority_cvr`, `reference`)
+    of one authority and/or about one payment, in order of arrival after `after_seq`."""
+    query = select(table)
+    if authority_cvr is not None:
+        query = query.where(table.c.authority_cvr == authority_cvr)
+    if reference is not None:
+        query = query.where(table.c.reference == reference)
+    if after_seq is not None:
+        query = query.where(table.c.seq > after_seq)
+    return query.order_by(table.c.seq).limit(limit)
 
 
 def insert_or_ignore(conn: Connection, table: Table, **values: Any) -> bool:

@@ -1,7 +1,8 @@
 """The demo's identities: it-system ids derived from the demo seed, and credentials derived
 from a random key made once for the data folder (`demo-key`), so that `demo.json` stays valid
 across restarts while no credential can be guessed from the seed. Settings override the
-credentials that matter outside the demo (the operators' token, the debitorsystem's secret)."""
+credentials that matter outside the demo (the operators' token, the debitorsystem's secret and
+auditor token, the finance token)."""
 
 from __future__ import annotations
 
@@ -52,14 +53,24 @@ def debitorsystem_secret(settings: Settings) -> str:
     return settings.secret("debitorsystem_client_secret") or demo_secret(settings, "debitorsystem")
 
 
-def push_secret(settings: Settings, fagsystem_id: uuid.UUID) -> str:
-    key = demo_secret(settings, f"push:{fagsystem_id}").encode()
-    return "whsec_" + base64.b64encode(key).decode()
+def auditor_token(settings: Settings) -> str:
+    """The debitorsystem's auditor token (every authority's coverages): settings, else demo."""
+    return settings.secret("debitorsystem_auditor_token") or demo_secret(settings, "auditor")
+
+
+def finance_token(settings: Settings) -> str:
+    """The finance and NemKonto APIs' token: from the settings, else the demo's."""
+    return settings.secret("finance_token") or demo_secret(settings, "finance")
 
 
 def caseworker_token(settings: Settings, fagsystem_id: uuid.UUID) -> str:
-    """The case workers' token of a hosted fagsystem (CONTRACT §9)."""
+    """A hosted fagsystem's case-worker token (its §9 API; finance reconciles with it)."""
     return demo_secret(settings, f"caseworker:{fagsystem_id}")
+
+
+def push_secret(settings: Settings, fagsystem_id: uuid.UUID) -> str:
+    key = demo_secret(settings, f"push:{fagsystem_id}").encode()
+    return "whsec_" + base64.b64encode(key).decode()
 
 
 def fagsystem_client_id(fagsystem_id: uuid.UUID) -> str:

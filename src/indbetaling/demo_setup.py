@@ -27,11 +27,13 @@ from indbetaling.contracts import (
 )
 from indbetaling.debitorsystem import demo
 from indbetaling.demo_identity import (
+    auditor_token,
     caseworker_token,
     debitorsystem_secret,
     demo_secret,
     demo_uuid,
     fagsystem_client_id,
+    finance_token,
     operator_token,
     push_secret,
 )
@@ -174,11 +176,13 @@ def _demo_json(system: System, plan: DemoPlan, stored: dict[str, Any]) -> dict[s
                 "client_id": "debitorsystem",
                 "client_secret": debitorsystem_secret(settings),
                 "authorities": [a.cvr for a in plan.authorities],
+                "auditor_token": auditor_token(settings),
             }
         ],
         "sample_claims": stored["sample_claims"],
         "staff_tokens": stored.get("staff_tokens", {}),
         "operator_token": operator_token(settings),
+        "finance_token": finance_token(settings),
     }
 
 

@@ -9,7 +9,13 @@ turns a `BodyRefused` into its own answer (a SOAP fault, a problem document, a
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class BodyRefused(ValueError):
@@ -59,3 +65,13 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     except ClientDisconnect:
         raise ClientGone from None
     return b"".join(chunks)
+
+
+async def read_model(request: Request, model: type[M], limit: int) -> M:
+    """The JSON body as `model`, read with `read_limited_body` (`BodyRefused` when it cannot
+    be); a body that is not `model` raises `RequestValidationError` (422)."""
+    body = await read_limited_body(request, limit)
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None

@@ -14,17 +14,18 @@ OpenAPI description say so for every error answer of every operation.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from indbetaling.http_body import BodyRefused
 from indbetaling.ids import mask_cpr_in_text
 
 log = logging.getLogger("indbetaling")
@@ -116,6 +117,23 @@ def _from_http_exception(exc: StarletteHTTPException) -> JSONResponse:
     return problem_response(exc.status_code, code, text, exc.headers)
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allow_only(router: APIRouter, path: str, allowed: Collection[str]) -> None:
+    """Answer every other method on `path` 405 with an `Allow` header naming all of `allowed`:
+    where two routes share a path (GET and POST), Starlette's own 405 names only one of them."""
+    allow = ", ".join(sorted(allowed))
+
+    @router.api_route(
+        path,
+        methods=[m for m in HTTP_METHODS if m not in allowed],
+        include_in_schema=False,
+    )
+    def not_allowed() -> None:
+        raise ProblemError(405, "METODE_IKKE_TILLADT", "Metoden er ikke tilladt", {"Allow": allow})
+
+
 def validation_text(exc: RequestValidationError) -> str:
     """What FastAPI could not accept, field by field."""
     return "; ".join(
@@ -134,6 +152,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return problem_response(422, "UGYLDIG_FORESPOERGSEL", validation_text(exc))
+
+    @app.exception_handler(BodyRefused)
+    async def body_refused(_request: Request, exc: BodyRefused) -> JSONResponse:
+        return problem_response(exc.http_status, None, str(exc))
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:

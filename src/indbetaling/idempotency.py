@@ -18,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     Column,
     Connection,
+    Engine,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -33,9 +35,10 @@ from sqlalchemy import (
     select,
 )
 
-from indbetaling.db import UtcDateTime, insert_or_ignore
+from indbetaling.db import UtcDateTime, insert_or_ignore, write
 
 JsonObject = Mapping[str, Any]
+T = TypeVar("T")
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -113,3 +116,33 @@ def purge(conn: Connection, table: Table, *, now: datetime, retention: timedelta
     """Forget answers older than the retention period; returns how many were removed."""
     result = conn.execute(delete(table).where(table.c.created_at < now - retention))
     return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class Received(Generic[T]):
+    """A document received under the id its sender made, as it is stored."""
+
+    stored: T
+    new: bool
+    """False when the same document had come before (the answer is the stored one)."""
+
+
+def receive_once(
+    engine: Engine,
+    *,
+    insert: Callable[[Connection], bool],
+    load: Callable[[Connection], T | None],
+    check_same: Callable[[T], None],
+) -> Received[T]:
+    """Keep a document once under its own id (a PosteringId, a BetalingsanmodningId): `insert`
+    stores it unless the id is taken, `load` reads what is stored under the id, and for a taken
+    id `check_same` raises when the stored one is another document. Two equal documents at once
+    store one: the second waits on the first's key (PostgreSQL) or the write lock (SQLite)."""
+    with write(engine) as conn:
+        new = insert(conn)
+        stored = load(conn)
+    if stored is None:
+        raise RuntimeError("a document inserted or found in this transaction is gone")
+    if not new:
+        check_same(stored)
+    return Received(stored, new)

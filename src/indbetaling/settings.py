@@ -24,6 +24,10 @@ PARTS: tuple[Part, ...] = (
     "nemkonto",
 )
 
+SecretName = Literal[
+    "operator_token", "debitorsystem_client_secret", "debitorsystem_auditor_token", "finance_token"
+]
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INDBETALING_", env_file=".env", extra="ignore")
@@ -61,8 +65,18 @@ class Settings(BaseSettings):
     """The debitorsystem's secret at the platform's token service (its relays sign in with it)."""
     debitorsystem_client_secret_file: Path | None = None
     """A file holding the debitorsystem's secret (instead of `debitorsystem_client_secret`)."""
+    debitorsystem_auditor_token: SecretStr | None = None
+    """Bearer token that reads every authority's coverages in the debitorsystem (the
+    reconciliation's view, `/daekninger`); finance uses it."""
+    debitorsystem_auditor_token_file: Path | None = None
+    """A file holding the auditor token (instead of `debitorsystem_auditor_token`)."""
+    finance_token: SecretStr | None = None
+    """Bearer token of the finance and NemKonto APIs (postings, payment requests, the
+    reconciliation); the fagsystems book with it."""
+    finance_token_file: Path | None = None
+    """A file holding the finance token (instead of `finance_token`)."""
 
-    def secret(self, name: Literal["operator_token", "debitorsystem_client_secret"]) -> str | None:
+    def secret(self, name: SecretName) -> str | None:
         """A secret from the environment or from its `_file` setting; None when neither is set.
         Where the embedded default finds none it makes a random one for its data folder."""
         value: SecretStr | None = getattr(self, name)

@@ -10,14 +10,16 @@ texts with at most two decimals. Business refusals answer 4xx with a problem doc
 by a refused call.
 """
 
+import hmac
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from indbetaling.bearer import bearer_token
 from indbetaling.debitorsystem import domain
 from indbetaling.debitorsystem.domain import ClaimLedger, FejlKode, Rejected
 from indbetaling.debitorsystem.service import DebitorService, InvalidRequest
@@ -40,6 +42,7 @@ STATUS_OF_CODE = {
     FejlKode.TILBAGEFOERSELSORDRE_UKENDT: status.HTTP_404_NOT_FOUND,
     FejlKode.DAEKNING_UKENDT: status.HTTP_404_NOT_FOUND,
     FejlKode.FAGSYSTEM_UKENDT: status.HTTP_404_NOT_FOUND,
+    FejlKode.MYNDIGHED_UKENDT: status.HTTP_404_NOT_FOUND,
     FejlKode.DEBITORKONTOTYPE_UKENDT: status.HTTP_422_UNPROCESSABLE_CONTENT,
     FejlKode.KRAVTYPE_UKENDT: status.HTTP_422_UNPROCESSABLE_CONTENT,
     FejlKode.KLASSE_UKENDT: status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -138,21 +141,22 @@ def overcoverage_json(ledger: ClaimLedger) -> dict[str, Any]:
     }
 
 
+def coverage_json(c: domain.Coverage) -> dict[str, Any]:
+    return {
+        "DaekningId": str(c.id),
+        "Kilde": c.source.value,
+        "Beloeb": format_ore(c.amount),
+        "IndbetalingId": str(c.payment.payment_id) if c.payment else None,
+        "FagsystemId": str(c.owner_id) if c.owner_id else None,
+        "Tilbagefoert": c.reversed,
+    }
+
+
 def ledger_json(ledger: ClaimLedger) -> dict[str, Any]:
     """The claim's detail view: the wire view plus its coverages, write-downs and orders."""
     return {
         "Fordring": view_to_json(ledger.view()),
-        "Daekninger": [
-            {
-                "DaekningId": str(c.id),
-                "Kilde": c.source.value,
-                "Beloeb": format_ore(c.amount),
-                "IndbetalingId": str(c.payment.payment_id) if c.payment else None,
-                "FagsystemId": str(c.owner_id) if c.owner_id else None,
-                "Tilbagefoert": c.reversed,
-            }
-            for c in ledger.coverages
-        ],
+        "Daekninger": [coverage_json(c) for c in ledger.coverages],
         "Nedreguleringer": [
             {"Beloeb": format_ore(w.amount), "Art": w.kind.value, "Tekst": w.text}
             for w in ledger.write_downs
@@ -413,3 +417,41 @@ def _manual_routes(
             service.reverse_other_coverage, cvr, claim_id, coverage_id, who, body.Begrundelse
         )
         return ledger_json(change.ledger)
+
+
+def coverage_router(service: DebitorService, *, auditor_token: str | None) -> APIRouter:
+    """The authority's coverages for reconciliation: open to that authority's staff and to the
+    debitorsystem's auditor (`auditor_token`, for every authority); mount under the prefix."""
+
+    def reader(cvr: Annotated[str, Path(pattern=r"^\d{8}$")], request: Request) -> str:
+        token = bearer_token(request)
+        if auditor_token and hmac.compare_digest(token.encode(), auditor_token.encode()):
+            return cvr
+        owner = service.staff_authority(token)
+        if owner is None:
+            raise ProblemError(401, "IKKE_AUTENTIFICERET", "Ukendt token", BEARER)
+        if owner != cvr:
+            raise ProblemError(403, "IKKE_ADGANG", "Tokenet giver ikke adgang til denne myndighed")
+        return cvr
+
+    errors: dict[int | str, dict[str, Any]] = {c: {"model": Problem} for c in (401, 403, 404, 422)}
+    router = APIRouter(prefix="/api/v1/myndigheder/{cvr}", tags=["afstemning"], responses=errors)
+
+    @router.get("/daekninger")
+    def coverages(
+        cvr: Annotated[str, Depends(reader)],
+        key: Annotated[str | None, Query(alias="FortsaettelsesNoegle", max_length=400)] = None,
+        size: Annotated[int, Query(alias="Antal", ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """Every coverage of the authority (payments, other coverages, reversed ones too) in
+        order of arrival, `Antal` a page; `FortsaettelsesNoegle` is present while more follow
+        and is bound to this authority."""
+        page, next_key = _call(service.coverages_page, cvr, key, size)
+        body: dict[str, Any] = {
+            "Daekninger": [{"FordringId": str(c.claim_id), **coverage_json(c)} for c in page]
+        }
+        if next_key:
+            body["FortsaettelsesNoegle"] = next_key
+        return body
+
+    return router

@@ -25,7 +25,7 @@ from indbetaling.besked_afsend import run_relay as run_outbox_relay
 from indbetaling.caller import CallerVerifier
 from indbetaling.contracts import DEBITOR_INDBETALING_ENTITY_ID
 from indbetaling.debitorsystem import store
-from indbetaling.debitorsystem.api import staff_router
+from indbetaling.debitorsystem.api import coverage_router, staff_router
 from indbetaling.debitorsystem.payability import run_payability_loop
 from indbetaling.debitorsystem.relay import (
     RelaySettings,
@@ -58,14 +58,17 @@ def build(
     relay_settings: RelaySettings,
     publisher: Publisher,
     retention: timedelta,
+    auditor_token: str | None = None,
 ) -> DebitorsystemApp:
     """The debitorsystem on `engine`; it trusts the callers the platform (`platform_jwks`)
-    vouches for."""
+    vouches for. `auditor_token` lets its bearer read every authority's coverages (the
+    reconciliation's view); without it only each authority's staff read theirs."""
     service = DebitorService(engine, system_id=system_id)
     verifier = CallerVerifier(platform_jwks, DEBITOR_INDBETALING_ENTITY_ID)
     routers = list(provider_routers(service, verifier))
     staff = APIRouter(prefix=PREFIX)
     staff.include_router(staff_router(service))
+    staff.include_router(coverage_router(service, auditor_token=auditor_token))
     routers.append(staff)
 
     def deliver_reversal_orders(stop: threading.Event) -> None:

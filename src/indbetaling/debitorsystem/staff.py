@@ -19,8 +19,8 @@ from uuid import UUID
 
 from sqlalchemy import Connection
 
-from indbetaling import db, idempotency, kla
-from indbetaling.debitorsystem import domain, manual, paging, store
+from indbetaling import db, idempotency, kla, paging
+from indbetaling.debitorsystem import domain, manual, store
 from indbetaling.debitorsystem.domain import ClaimLedger, FejlKode, Rejected
 from indbetaling.debitorsystem.transactions import InvalidRequest, UseCases
 from indbetaling.fordring import LiableParty
@@ -337,7 +337,7 @@ class StaffUseCases(UseCases):
         query = ("tilbagefoerselsordrer", cvr, state.value if state else None)
         after = None
         if key:
-            created, order_id = paging.read_key(key, query, 2)
+            created, order_id = _read_key(key, query, 2)
             after = (_parse_instant(created), _parse_uuid(order_id))
         with db.read(self.engine) as conn:
             found = store.authority_orders_page(conn, cvr, state, after=after, limit=size + 1)
@@ -349,6 +349,26 @@ class StaffUseCases(UseCases):
             else None
         )
         return page, next_key
+
+    def coverages_page(
+        self, cvr: str, key: str | None, size: int = STAFF_PAGE
+    ) -> tuple[list[domain.Coverage], str | None]:
+        """A page of the authority's coverages in order of arrival (for reconciliation), and
+        the key of the next page; an authority the debitorsystem does not keep is refused."""
+        _check_size(size)
+        query = ("daekninger", cvr)
+        with db.read(self.engine) as conn:
+            if not store.authority_exists(conn, cvr):
+                raise Rejected(FejlKode.MYNDIGHED_UKENDT, "Myndigheden findes ikke")
+
+        def fetch(after: int | None, limit: int) -> list[domain.Coverage]:
+            with db.read(self.engine) as conn:
+                return store.authority_coverages(conn, cvr, after_seq=after, limit=limit)
+
+        try:
+            return paging.page_by_seq(query, key, size, fetch, lambda c: c.seq)
+        except paging.InvalidKey as exc:
+            raise InvalidRequest(str(exc)) from None
 
     def close_order(self, cvr: str, order_id: UUID, by: str, reason: str) -> domain.ReversalOrder:
         """Close an order that waits for manual handling (MANUEL → LUKKET), with who and why."""
@@ -380,7 +400,7 @@ class StaffUseCases(UseCases):
         reversal order answers, e.g. from other coverages (ANDEN), and the key of the next."""
         _check_size(size)
         query = ("overdaekninger", cvr)
-        after = _parse_uuid(paging.read_key(key, query, 1)[0]) if key else None
+        after = _parse_uuid(_read_key(key, query, 1)[0]) if key else None
         found: list[ClaimLedger] = []
         more = False
         with db.read(self.engine) as conn:
@@ -428,6 +448,13 @@ def _check_classes(codes: Iterable[str]) -> None:
 def _check_size(size: int) -> None:
     if not 1 <= size <= STAFF_PAGE_MAX:
         raise InvalidRequest(f"Antal skal være mellem 1 og {STAFF_PAGE_MAX}")
+
+
+def _read_key(key: str, query: Sequence[str | None], size: int) -> list[str]:
+    try:
+        return paging.read_key(key, query, size)
+    except paging.InvalidKey as exc:
+        raise InvalidRequest(str(exc)) from None
 
 
 def _parse_uuid(text: str) -> UUID:

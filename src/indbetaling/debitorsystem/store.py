@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from indbetaling.db import UtcDateTime
+from indbetaling.db import NAMING_CONVENTION, UtcDateTime
 from indbetaling.debitorsystem.domain import (
     Claim,
     ClaimLedger,
@@ -56,15 +56,7 @@ from indbetaling.fordring import LiableParty
 from indbetaling.idempotency import idempotency_table
 from indbetaling.outbox import outbox_table
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 Ore = BigInteger
 
 authorities = Table(
@@ -616,6 +608,23 @@ def authority_order(
         query = query.with_for_update()
     row = conn.execute(query).first()
     return None if row is None else order_from_row(row)
+
+
+def authority_coverages(
+    conn: Connection, authority_cvr: str, *, after_seq: int | None, limit: int
+) -> list[Coverage]:
+    """The authority's coverages of every kind, reversed ones too, in order of arrival (`seq`,
+    ascending, after `after_seq`): a stable order in which new coverages come last."""
+    query = (
+        select(coverages, reversals.c.coverage_id.label("reversed_id"))
+        .join(claims, claims.c.id == coverages.c.claim_id)
+        .outerjoin(reversals, reversals.c.coverage_id == coverages.c.id)
+        .where(claims.c.authority_cvr == authority_cvr)
+    )
+    if after_seq is not None:
+        query = query.where(coverages.c.seq > after_seq)
+    query = query.order_by(coverages.c.seq).limit(limit)
+    return [_coverage_from_row(r) for r in conn.execute(query)]
 
 
 def overcovered_claim_ids(

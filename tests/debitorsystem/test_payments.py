@@ -7,11 +7,14 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
 from indbetaling.debitorsystem.domain import ReversalReason
 from indbetaling.debitorsystem.service import PaymentRequest, ReversalRequest
 
 from .conftest import CVR, OTHER_CVR, PART, STRANGER, World, code
+
+RESTANCE_EXCEEDED = "BELOEB_OVERSTIGER_RESTANCE"
 
 
 def reverse(
@@ -188,3 +191,22 @@ def test_old_answers_are_forgotten_but_the_payment_still_pays_once(world: World)
     assert world.service.claim(CVR, claim).restance == 100_000 - 10_000 - 500
     with pytest.raises(ValueError, match="30"):
         world.service.forget_old_answers(timedelta(days=29))
+
+
+def paid_count(outcome: str, fejlkode: str) -> float:
+    labels = {"outcome": outcome, "fejlkode": fejlkode}
+    return REGISTRY.get_sample_value("indbetaling_payments_total", labels) or 0.0
+
+
+def test_metrics_count_every_answered_payment_by_outcome(world: World) -> None:
+    """`/metrics` counts each ForetagIndbetaling answered by its ForretningsValideringsKode
+    (CONTRACT §8); a replayed answer is an answer too."""
+    claim = world.claim(principal=1_000)
+    accepted, refused = paid_count("ACCEPTERET", ""), paid_count("AFVIST", RESTANCE_EXCEEDED)
+    payment, transaction = uuid.uuid4(), str(uuid.uuid4())
+    assert world.pay(claim, "4.00", payment_id=payment, key=transaction) == world.pay(
+        claim, "4.00", payment_id=payment, key=transaction
+    )
+    assert code(world.pay(claim, "900.00")) == RESTANCE_EXCEEDED
+    assert paid_count("ACCEPTERET", "") == accepted + 2
+    assert paid_count("AFVIST", RESTANCE_EXCEEDED) == refused + 1

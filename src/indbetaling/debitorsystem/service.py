@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from prometheus_client import Counter
 from sqlalchemy import Connection
 
 from indbetaling import db, idempotency
@@ -50,6 +51,20 @@ Answer = dict[str, Any]
 
 
 # --- answers ---------------------------------------------------------------------------------
+
+PAYMENTS = Counter(
+    "indbetaling_payments_total",
+    "ForetagIndbetaling answered, by ForretningsValideringsKode (outcome) and FejlKode",
+    ["outcome", "fejlkode"],
+)
+
+
+def count_payment(stored: bytes) -> None:
+    """Count an answered payment (a replayed answer too: each answer a caller got)."""
+    receipt = json.loads(stored)["Forretningskvittering"]
+    errors = receipt.get("FejlListe", {}).get("Fejl", [])
+    code = errors[0]["FejlKode"] if errors else ""
+    PAYMENTS.labels(outcome=receipt["ForretningsValideringsKode"], fejlkode=code).inc()
 
 
 def accepted(**fields: Any) -> Answer:
@@ -190,13 +205,15 @@ class DebitorService(StaffUseCases):
 
     def pay(self, caller: UUID, cvr: str, transaction_uuid: str, request: PaymentRequest) -> bytes:
         """ForetagIndbetaling (IF03); returns the stored canonical answer."""
-        return self._once(
+        answer = self._once(
             caller,
             transaction_uuid,
             "ForetagIndbetaling",
             {"cvr": cvr, **request.canonical()},
             lambda conn, now: self._pay(conn, caller, cvr, request, now),
         )
+        count_payment(answer)
+        return answer
 
     def _once(
         self,

@@ -322,14 +322,24 @@ def afsend_besked_output(status: int, error_text: str | None = None) -> bytes:
 
 def read_status_code(xml: bytes) -> int | None:
     """The `StandardRetur/StatusKode` of an answer, or None when it has none."""
+    return read_standard_retur(xml)[0]
+
+
+def read_standard_retur(xml: bytes) -> tuple[int | None, str | None]:
+    """An answer's `StandardRetur`: its StatusKode (None when it has none) and its
+    FejlbeskedTekst (None when it has none)."""
     try:
         root = parse_xml(xml)
     except UnsafeXml:
-        return None
-    code = root.findtext(f"{_S}StandardRetur/{_S}StatusKode")
+        return None, None
+    retur = root.find(f"{_S}StandardRetur")
+    if retur is None:
+        return None, None
+    code = retur.findtext(f"{_S}StatusKode")
+    text = (retur.findtext(f"{_S}FejlbeskedTekst") or "").strip() or None
     if code is None or not code.strip().isdigit():
-        return None
-    return int(code)
+        return None, text
+    return int(code), text
 
 
 # ---------------------------------------------------------------------------------------------

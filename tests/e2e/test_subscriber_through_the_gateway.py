@@ -1,8 +1,10 @@
 """A subscriber, with only what `demo.json` says, works the Beskedfordeler through the gateway:
 it makes a pull mailbox and a push mailbox, a value list and subscriptions filtered by it; a
 staff write-down on a claim whose part is in the list sends a message that it pulls from the one
-mailbox and receives, signed, at its own push URL from the other; and a message it may not
-publish is refused and shown, with the reason, to it and to the operators."""
+mailbox and receives, signed, at its own push URL from the other. Its receiver refuses the
+pushed message (StatusKode 40), and the subscriber finds it in its error queue with the reason.
+A message it may not publish is refused and shown, with the reason, to it and to the
+operators."""
 
 from __future__ import annotations
 
@@ -21,11 +23,16 @@ from typer.testing import CliRunner
 
 from e2e.test_claim_messages_over_the_wire import XML, token, wait_until
 from e2e.test_run import free_port, start, stop, wait_for_demo_json
-from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING, read_status_code
+from indbetaling.besked import (
+    BESKEDTYPE_FORDRING_TIL_INDBETALING,
+    modtag_besked_output,
+    read_status_code,
+)
 from indbetaling.cli import app
 from indbetaling.webhooks import verify
 
 BF = "/api/v1/beskedfordeler"
+REFUSAL = "Modtageren kender ikke fordringens kontotype"
 
 
 @dataclass
@@ -37,7 +44,7 @@ class Received:
 
 @contextmanager
 def push_receiver() -> Iterator[tuple[str, Received]]:
-    """The subscriber's own HTTP endpoint: it keeps every push and answers 204."""
+    """The subscriber's own HTTP endpoint: it keeps every push and refuses it (StatusKode 40)."""
     received = Received()
 
     class Handler(BaseHTTPRequestHandler):
@@ -45,8 +52,12 @@ def push_receiver() -> Iterator[tuple[str, Received]]:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             headers = {k.lower(): v for k, v in self.headers.items()}
             received.pushes.append((headers, body))
-            self.send_response(204)
+            answer = modtag_besked_output(40, REFUSAL)
+            self.send_response(200)
+            self.send_header("content-type", "text/xml; charset=utf-8")
+            self.send_header("content-length", str(len(answer)))
             self.end_headers()
+            self.wfile.write(answer)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -153,6 +164,16 @@ def subscriber_story(demo: dict[str, Any], push_url: str, received: Received) ->
         assert "ModtagBeskedInput" in pushed  # the push carries the message in its envelope
         assert messages[0]["besked_id"] in pushed
         assert sample["fordring_id"] in pushed
+
+        # Its receiver refused the message: it waits in the subscriber's error queue, with why.
+        def queued() -> list[Any]:
+            answer = client.get(f"{BF}/fejlkoe", headers=me)
+            assert answer.status_code == 200, answer.text
+            return [f for f in answer.json() if f["dueslag"] == pushed_box.json()["id"]]
+
+        (failed,) = wait_until(queued, "the refused push in the subscriber's error queue")
+        assert failed["besked_id"] == messages[0]["besked_id"]
+        assert failed["fejl"] == f"HTTP 200, StatusKode 40: {REFUSAL}"
 
         # A subscriber may not publish: refused, and kept with the reason.
         forged = messages[0]["haendelsesbesked"].encode()

@@ -18,7 +18,7 @@ from datetime import datetime
 import httpx
 from starlette.concurrency import run_in_threadpool
 
-from indbetaling.besked import modtag_besked_input, read_status_code
+from indbetaling.besked import modtag_besked_input, read_standard_retur
 from indbetaling.beskedfordeler import store
 from indbetaling.beskedfordeler.domain import STATUS_INVALID, STATUS_OK, Mailbox
 from indbetaling.beskedfordeler.service import Beskedfordeler
@@ -57,8 +57,9 @@ async def push_one(client: httpx.AsyncClient, due: DuePush, now: int) -> tuple[i
         return None, f"ingen svar: {type(exc).__name__}"
     if response.status_code != 200:
         return None, f"HTTP {response.status_code}, StatusKode None"
-    code = await run_in_threadpool(read_status_code, response.content)
-    return code, f"HTTP {response.status_code}, StatusKode {code}"
+    code, text = await run_in_threadpool(read_standard_retur, response.content)
+    outcome = f"HTTP {response.status_code}, StatusKode {code}"
+    return code, outcome if text is None else f"{outcome}: {text}"
 
 
 def lease_due(bf: Beskedfordeler, limit: int) -> tuple[list[DuePush], datetime]:

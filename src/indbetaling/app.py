@@ -70,6 +70,7 @@ class System:
     debitor: DebitorService
     platform: Serviceplatform
     beskedfordeler: Beskedfordeler
+    fagsystems: fagsystem_app.FagsystemApp
 
     @property
     def debitorsystem_id(self) -> uuid.UUID:
@@ -152,6 +153,7 @@ def build(settings: Settings) -> System:
         debitorsystem.service,
         platform.platform,
         beskedfordeler.service,
+        fagsystems,
     )
 
 

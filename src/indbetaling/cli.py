@@ -19,6 +19,9 @@ from indbetaling.finance import cli as finance_cli
 from indbetaling.observability import configure_logging
 from indbetaling.settings import Settings
 
+BOOKINGS_WAIT_SECONDS = 120.0
+"""How long a start waits for the demo's postings to reach finance before it writes demo.json."""
+
 app = typer.Typer(no_args_is_help=True, help="Indbetaling: SF1590_B_03 Afsend DebitorIndbetaling")
 app.add_typer(beskedfordeler_cli.app, name="beskedfordeler")
 app.command("afstem")(finance_cli.afstem)
@@ -48,6 +51,12 @@ def run(
             if server.should_exit:
                 return
             time.sleep(0.05)
+        # The demo starts reconciled: its postings reach finance before demo.json says "ready".
+        deadline = time.monotonic() + BOOKINGS_WAIT_SECONDS
+        while system.fagsystems.bookings_waiting() and time.monotonic() < deadline:
+            if server.should_exit:
+                return
+            time.sleep(0.1)
         path = write_demo_json(data_dir, demo_data)
         console = Console()
         console.print(f"[bold green]Indbetaling kører[/] på {settings.base_url}")

@@ -26,6 +26,7 @@ from indbetaling.contracts import (
     TILBAGEFOER_ORDRE_ENTITY_ID,
 )
 from indbetaling.debitorsystem import demo
+from indbetaling.demo_adoption import adopt_demo_payments
 from indbetaling.demo_identity import (
     auditor_token,
     caseworker_token,
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 
 
 def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:
-    """Make the demo dataset on first start (an empty debitorsystem); return demo.json's data."""
+    """Make the demo dataset on first start (an empty debitorsystem), its payments taken over
+    by their fagsystems; return demo.json's data."""
     settings = system.settings
     plan = make_plan(settings.demo_seed, settings.demo_claims)
     _register_demo_it_systems(system, plan)  # idempotent: also brings older data up to date
@@ -58,6 +60,9 @@ def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:
             token = system.debitor.issue_staff_token(authority.cvr, f"Opkrævning {authority.name}")
             demo_data.setdefault("staff_tokens", {})[authority.cvr] = token
         (settings.data_dir / "demo-data.json").write_text(json.dumps(demo_data, indent=2))
+    adopt_demo_payments(
+        system.debitor, system.fagsystems.services, [a.cvr for a in plan.authorities]
+    )
     stored: dict[str, Any] = json.loads((settings.data_dir / "demo-data.json").read_text())
     return _demo_json(system, plan, stored)
 

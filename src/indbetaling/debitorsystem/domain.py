@@ -129,6 +129,20 @@ class Coverage:
     payment: Payment | None
     restance_after: int
     reversed: bool = False
+    registered_at: datetime | None = None
+    """When the debitorsystem registered it (as read from the store)."""
+    reversal: CoverageReversal | None = None
+    """How it was reversed, when it was (as read from the store)."""
+
+
+@dataclass(frozen=True)
+class CoverageReversal:
+    """The reversal of a coverage: why, by which order (if any) and when."""
+
+    reason: str
+    """The `AarsagKode` of the owner's reversal, or the staff's reason for another coverage."""
+    order_id: UUID | None
+    at: datetime
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from indbetaling.debitorsystem.domain import (
     Claim,
     ClaimLedger,
     Coverage,
+    CoverageReversal,
     CoverageSource,
     OrderState,
     Payment,
@@ -280,8 +281,16 @@ _PARTIES_BY_CLAIM = (
     .where(liable_parties.c.claim_id.in_(_IDS))
     .order_by(liable_parties.c.claim_id, liable_parties.c.part_id)
 )
+_COVERAGE_COLUMNS = (
+    coverages,
+    reversals.c.coverage_id.label("reversed_id"),
+    reversals.c.reason.label("reversal_reason"),
+    reversals.c.order_id.label("reversal_order_id"),
+    reversals.c.created_at.label("reversed_at"),
+)
+"""A coverage with its reversal, if any (outer join `reversals`)."""
 _COVERAGES_BY_CLAIM = (
-    select(coverages, reversals.c.coverage_id.label("reversed_id"))
+    select(*_COVERAGE_COLUMNS)
     .outerjoin(reversals, reversals.c.coverage_id == coverages.c.id)
     .where(coverages.c.claim_id.in_(_IDS))
     .order_by(coverages.c.seq)
@@ -353,6 +362,10 @@ def _coverage_from_row(c: Row[Any]) -> Coverage:
         payment=payment,
         restance_after=c.restance_after_ore,
         reversed=c.reversed_id is not None,
+        registered_at=c.created_at,
+        reversal=None
+        if c.reversed_id is None
+        else CoverageReversal(c.reversal_reason, c.reversal_order_id, c.reversed_at),
     )
 
 
@@ -616,7 +629,7 @@ def authority_coverages(
     """The authority's coverages of every kind, reversed ones too, in order of arrival (`seq`,
     ascending, after `after_seq`): a stable order in which new coverages come last."""
     query = (
-        select(coverages, reversals.c.coverage_id.label("reversed_id"))
+        select(*_COVERAGE_COLUMNS)
         .join(claims, claims.c.id == coverages.c.claim_id)
         .outerjoin(reversals, reversals.c.coverage_id == coverages.c.id)
         .where(claims.c.authority_cvr == authority_cvr)

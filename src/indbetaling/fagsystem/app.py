@@ -21,10 +21,10 @@ from fastapi import APIRouter, Depends
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 
-from indbetaling import __version__
+from indbetaling import __version__, db
 from indbetaling.caller import CallerVerifier
 from indbetaling.contracts import TILBAGEFOER_ORDRE_ENTITY_ID
-from indbetaling.fagsystem import claims
+from indbetaling.fagsystem import claims, payments_store
 from indbetaling.fagsystem.api import payments_router
 from indbetaling.fagsystem.caseworker_auth import caseworker_guard
 from indbetaling.fagsystem.claims_api import claims_router
@@ -96,6 +96,17 @@ class _NoPort:
         raise NoBusinessAnswer("the fagsystem has no DebitorIndbetaling client")
 
 
+@dataclass(kw_only=True)
+class FagsystemApp(PartApp):
+    services: Mapping[uuid.UUID, PaymentService]
+    """Each hosted fagsystem's payments, by its id."""
+
+    def bookings_waiting(self) -> int:
+        """Postings and pay-backs not yet taken by finance or NemKonto."""
+        with db.read(self.engine) as conn:
+            return payments_store.outbox_waiting(conn)
+
+
 def prefix(fagsystem_id: uuid.UUID) -> str:
     return f"/fagsystem/{fagsystem_id}"
 
@@ -133,12 +144,13 @@ def build(
     *,
     platform_jwks: Mapping[str, Any],
     payments: Payments | None = None,
-) -> PartApp:
+) -> FagsystemApp:
     fagsystems = list(fagsystems)
     payments = payments or Payments(ports={})
     orders_verifier = CallerVerifier(platform_jwks, TILBAGEFOER_ORDRE_ENTITY_ID)
     tokens = {f.id: f.caseworker_token for f in fagsystems if f.caseworker_token}
-    part = PartApp(name="fagsystem", engine=engine)
+    services: dict[uuid.UUID, PaymentService] = {}
+    part = FagsystemApp(name="fagsystem", engine=engine, services=services)
     for fagsystem in fagsystems:
         port = payments.ports.get(fagsystem.id)
         config = FagsystemConfig(
@@ -148,6 +160,7 @@ def build(
             payments.chart,
         )
         service = PaymentService(engine, config, port or _NoPort(), timing=payments.timing)
+        services[fagsystem.id] = service
         router = APIRouter(prefix=prefix(fagsystem.id))
         router.include_router(
             reversal_order_router(engine, fagsystem.id, orders_verifier, intake=service)

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Uuid,
     and_,
     false,
+    func,
     or_,
     select,
     update,
@@ -213,6 +214,11 @@ def insert_payment(
         created_at=payment.created_at,
         updated_at=payment.created_at,
     )
+
+
+def has_payments(conn: Connection, fagsystem_id: UUID) -> bool:
+    query = select(payments.c.payment_id).where(payments.c.fagsystem_id == fagsystem_id).limit(1)
+    return conn.execute(query).first() is not None
 
 
 def payment_by_key(conn: Connection, fagsystem_id: UUID, key: str) -> tuple[Payment, str] | None:
@@ -608,6 +614,12 @@ def undelivered(conn: Connection, limit: int, skip: Collection[int] = ()) -> lis
         query = query.where(outbox.c.seq.not_in(list(skip)))
     rows = conn.execute(query.order_by(outbox.c.seq).limit(limit)).all()
     return [OutboxMessage(r.seq, r.message_id, r.topic, bytes(r.payload)) for r in rows]
+
+
+def outbox_waiting(conn: Connection) -> int:
+    """How many outbox messages wait for delivery."""
+    query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+    return int(conn.execute(query).scalar_one())
 
 
 def enqueue_once(

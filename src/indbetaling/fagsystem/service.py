@@ -38,8 +38,9 @@ from sqlalchemy import Connection, Engine
 
 from indbetaling import db, idempotency
 from indbetaling.crash_points import crash_point
-from indbetaling.fagsystem import domain
+from indbetaling.fagsystem import adoption, domain
 from indbetaling.fagsystem import payments_store as store
+from indbetaling.fagsystem.adoption import KnownPayment
 from indbetaling.fagsystem.client import (
     BusinessAnswer,
     DebitorIndbetaling,
@@ -370,6 +371,48 @@ class PaymentService:
                 now=now,
             )
 
+    # --- taking over -------------------------------------------------------------------------
+
+    def has_payments(self) -> bool:
+        with db.read(self.engine) as conn:
+            return store.has_payments(conn, self.fagsystem_id)
+
+    def adopt(self, known: Sequence[KnownPayment]) -> int:
+        """Take over, in one transaction, the payments of `known` that are this fagsystem's
+        (its authorities) and that it does not know, each as if made here (`adoption`), booked
+        through the outbox; how many it took. Taking over the same payments again does nothing."""
+        now = self.clock()
+        taken = 0
+        with db.write(self.engine) as conn:
+            for payment in known:
+                if payment.authority_cvr not in self.config.org_units or store.find_payment(
+                    conn, self.fagsystem_id, payment.payment_id
+                ):
+                    continue
+                adopted = adoption.adopt(payment, self.fagsystem_id, self.config.chart)
+                store.insert_payment(conn, adopted.sent)
+                store.settle_payment(conn, adopted.sent, adopted.payment, now)
+                store.add_events(conn, adopted.events)
+                self._book(conn, adopted.postings, now)
+                if adopted.reversal is not None:
+                    store.take_reversal_slot(conn, payment.payment_id, adopted.reversal.id)
+                    store.insert_reversal(conn, adopted.reversal)
+                if adopted.payback is not None:
+                    self._pay_back(conn, adopted.payback, now)
+                taken += 1
+        return taken
+
+    def _pay_back(self, conn: Connection, payback: domain.Payback, now: datetime) -> None:
+        """Record a pay-back and put its payment request to NemKonto in the outbox."""
+        store.insert_payback(conn, payback, now)
+        store.enqueue_once(
+            conn,
+            topic=store.PAYOUT_TOPIC,
+            message_id=payback.id,
+            body=payout_json(payback),
+            now=now,
+        )
+
     # --- reading -----------------------------------------------------------------------------
 
     def _views(self, conn: Connection, payments: Sequence[Payment]) -> list[PaymentView]:
@@ -647,14 +690,7 @@ class PaymentService:
         store.add_events(conn, outcome.events)
         self._book(conn, outcome.postings, now)
         if outcome.payback is not None:
-            store.insert_payback(conn, outcome.payback, now)
-            store.enqueue_once(
-                conn,
-                topic=store.PAYOUT_TOPIC,
-                message_id=outcome.payback.id,
-                body=payout_json(outcome.payback),
-                now=now,
-            )
+            self._pay_back(conn, outcome.payback, now)
         store.mark_orders(conn, self.fagsystem_id, payment.id, outcome.reversal.state.value)
         if outcome.repay is None:
             return None

@@ -125,6 +125,18 @@ def test_the_description_leaves_out_the_providers_own_addresses(
     assert not [p for p in paths if "{rest_path" in p]
     # The collections staff API stays described.
     assert "/debitorsystem/api/v1/myndigheder/{cvr}/fordringer" in paths
+    # The Beskedfordeler is described where subscribers call it: through the gateway.
+    assert not [p for p in paths if p.startswith("/beskedfordeler/")]
+    for path in ("/dueslag", "/dueslag/{mailbox_id}/beskeder", "/fejlkoe", "/BeskedAfsend"):
+        item = paths["/api/v1/beskedfordeler" + path]
+        for operation in item.values():
+            assert operation["security"] == [{"bearer": []}], path
+            assert operation["responses"]["502"]["content"] == {
+                PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_REF}
+            }, path
+    answer = client.get("/api/v1/beskedfordeler/dueslag")
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == PROBLEM_MEDIA_TYPE
     # And the described gateway path is the one that answers: without a token, a 401 problem.
     answer = client.post(GATEWAY + "/soeg-fordring-til-indbetaling", json={})
     assert answer.status_code == 401

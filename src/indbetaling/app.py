@@ -139,12 +139,19 @@ def build(settings: Settings) -> System:
     )
     nemkonto = nemkonto_app.build(engines["nemkonto"], tokens=[finance_token(settings)])
     mount(app, workers, [platform, debitorsystem, fagsystems, beskedfordeler, finance, nemkonto])
-    # Clients call the gateway's REST paths; the debitorsystem's own addresses stay private.
+    # Clients call the gateway's REST paths; the providers' own addresses stay private.
     publish(
         app,
         base_url=settings.base_url,
-        forwarded=[Forwarded(debitorsystem_app.REST_BASE, serviceplatform_app.REST_PREFIX)],
-        internal=[debitorsystem_app.REST_BASE, debitorsystem_app.SOAP_ENDPOINT],
+        forwarded=[
+            Forwarded(debitorsystem_app.REST_BASE, serviceplatform_app.REST_PREFIX),
+            Forwarded(beskedfordeler_app.PREFIX, serviceplatform_app.BESKEDFORDELER_PREFIX),
+        ],
+        internal=[
+            debitorsystem_app.REST_BASE,
+            debitorsystem_app.SOAP_ENDPOINT,
+            beskedfordeler_app.PREFIX,
+        ],
     )
     return System(
         settings,

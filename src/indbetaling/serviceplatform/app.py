@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 
 from indbetaling.parts import PartApp
 from indbetaling.serviceplatform import KNOWN_ENTITY_IDS
-from indbetaling.serviceplatform.api import REST_PREFIX, Gateway
+from indbetaling.serviceplatform.api import BESKEDFORDELER_PREFIX, REST_PREFIX, Gateway
 from indbetaling.serviceplatform.service import Serviceplatform
 
-__all__ = ["REST_PREFIX", "ServiceplatformApp", "build"]
+__all__ = ["BESKEDFORDELER_PREFIX", "REST_PREFIX", "ServiceplatformApp", "build"]
 
 
 @dataclass(kw_only=True)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Row,
+    Select,
     String,
     Table,
     UniqueConstraint,
@@ -497,6 +498,14 @@ def payable_claim_ids(
     conn: Connection, query: ClaimQuery, *, today: date, after: UUID | None, limit: int
 ) -> list[UUID]:
     """Ids of the query's payable claims (`is_payable`, as SQL), by id."""
+    statement = payable_claims_select(query, today=today, after=after, limit=limit)
+    return [r.id for r in conn.execute(statement).all()]
+
+
+def payable_claims_select(
+    query: ClaimQuery, *, today: date, after: UUID | None, limit: int
+) -> Select[tuple[UUID]]:
+    """The statement of `payable_claim_ids`."""
     conditions: list[ColumnElement[bool]] = [
         claims.c.authority_cvr == query.authority_cvr,
         payable_on(today),
@@ -506,12 +515,11 @@ def payable_claim_ids(
     if query.account_id is not None:
         conditions.append(claims.c.account_id == query.account_id)
     if query.part_id is not None:
+        # The party's few claims drive the query (index on part_id), instead of a correlated
+        # EXISTS that walks every claim of the authority.
         conditions.append(
-            exists().where(
-                and_(
-                    liable_parties.c.claim_id == claims.c.id,
-                    liable_parties.c.part_id == query.part_id,
-                )
+            claims.c.id.in_(
+                select(liable_parties.c.claim_id).where(liable_parties.c.part_id == query.part_id)
             )
         )
     if query.claim_type_code is not None:
@@ -531,10 +539,7 @@ def payable_claim_ids(
             conditions.append(_in_caller_assortment(query, query.account_type_code))
     if after is not None:
         conditions.append(claims.c.id > after)
-    rows = conn.execute(
-        select(claims.c.id).where(*conditions).order_by(claims.c.id).limit(limit)
-    ).all()
-    return [r.id for r in rows]
+    return select(claims.c.id).where(*conditions).order_by(claims.c.id).limit(limit)
 
 
 def authority_exists(conn: Connection, cvr: str) -> bool:

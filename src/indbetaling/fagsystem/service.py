@@ -292,8 +292,9 @@ class PaymentService:
         await self._wait(self.ensure_running(Work.PAYMENT, payment_id))
         return await asyncio.to_thread(self.payment, cvr, payment_id)
 
-    def _claim_payment(self, payment_id: UUID) -> tuple[str, UUID, PaymentCall, int] | None:
-        """The call to make for a payment still `AFSENDT` (counted, leased), else None."""
+    def _claim_payment(self, payment_id: UUID) -> tuple[str, UUID, PaymentCall, int, bool] | None:
+        """The call to make for a payment still `AFSENDT` (counted, leased), and whether it is
+        the new payment of a reversal's `Genindbetal`; else None."""
         now = self.clock()
         with db.write(self.engine) as conn:
             p = store.find_payment(conn, self.fagsystem_id, payment_id)
@@ -312,7 +313,7 @@ class PaymentService:
             org_unit_id=p.org_unit_id,
             text=p.text,
         )
-        return p.authority_cvr, p.transaction_uuid, call, attempts
+        return p.authority_cvr, p.transaction_uuid, call, attempts, p.repays_reversal_id is not None
 
     def _store_payment_answer(self, payment_id: UUID, answer: BusinessAnswer) -> None:
         """The business answer, once: the payment `ACCEPTERET` (and booked) or `AFVIST`."""
@@ -342,7 +343,7 @@ class PaymentService:
         claimed = await asyncio.to_thread(self._claim_payment, payment_id)
         if claimed is None:
             return
-        cvr, transaction_uuid, call, attempts = claimed
+        cvr, transaction_uuid, call, attempts, repays = claimed
         try:
             answer = await self.port.pay(cvr, transaction_uuid, call)
         except Exception as exc:  # no business answer, whatever went wrong: send it again
@@ -350,6 +351,8 @@ class PaymentService:
             await asyncio.to_thread(self._send_later, Work.PAYMENT, payment_id, attempts)
             return
         crash_point("fagsystem.payment.answered")
+        if repays:
+            crash_point("fagsystem.repayment.answered")
         await asyncio.to_thread(self._store_payment_answer, payment_id, answer)
 
     @staticmethod

@@ -157,6 +157,10 @@ def _demo_json(system: System, plan: DemoPlan, stored: dict[str, Any]) -> dict[s
     settings = system.settings
     base = settings.base_url
     policies = {str(f.id): f.reversal_policy for f in plan.fagsystems}
+    sortiment = {
+        str(f.id): {cvr: [str(u) for u in units] for cvr, units in f.org_units.items()}
+        for f in plan.fagsystems
+    }
     fagsystemer = []
     for f in stored["fagsystemer"]:
         fagsystemer.append(
@@ -168,6 +172,7 @@ def _demo_json(system: System, plan: DemoPlan, stored: dict[str, Any]) -> dict[s
                 "push_secret": push_secret(settings, uuid.UUID(f["id"])),
                 "caseworker_token": caseworker_token(settings, uuid.UUID(f["id"])),
                 "reversal_policy": policies[f["id"]],
+                "org_units_by_authority": sortiment[f["id"]],
                 "dueslag": [m.mailbox_id for m in mailboxes_of(system.beskedfordeler, f["id"])],
             }
         )

@@ -65,9 +65,8 @@ class CaseWorker:
         self.cvr = cvr
         self.base = f"/fagsystem/{fagsystem['id']}/api/v1/myndigheder/{cvr}"
         self.auth = bearer(fagsystem["caseworker_token"])
-        # demo.json lists a fagsystem's ORG units by authority in the order of its authorities
-        self.org_unit: str = fagsystem["org_units"][0]
-        assert fagsystem["authorities"][0] == cvr, "the first ORG unit is of another authority"
+        self.org_unit: str = fagsystem["org_units_by_authority"][cvr][0]
+        assert self.org_unit in fagsystem["org_units"]
 
     def claims(self, part_id: str, *, opdater: bool = True) -> list[Json]:
         answer = self.client.get(

@@ -321,11 +321,65 @@ def bad_input_on_every_form_shows_a_danish_message_and_changes_nothing(
         page.get_by_role("button", name="Registrér").click()
         error_shown(page, message)
 
+    # Executing a reversal: a payment of this fagsystem, reversed by the case worker through
+    # its page, then a split that is not an amount, negative, or not the payment's amount; a
+    # forged CSRF token on the register form and on the confirm step.
+    paying = sample_of(demo, cvr, 6)
+    paid = api.post(
+        f"/fagsystem/{fagsystem['id']}/api/v1/myndigheder/{cvr}/indbetalinger",
+        headers={
+            "Authorization": f"Bearer {fagsystem['caseworker_token']}",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
+        json={
+            "FordringId": paying["fordring_id"],
+            "Beloeb": "10.00",
+            "IndbetalerPartId": paying["part_id"],
+            "OrganisationsenhedId": fagsystem["org_units"][0],
+        },
+    )
+    assert paid.status_code == 201, paid.text
+    payment_id = paid.json()["IndbetalingId"]
+    page.goto(f"{home}/indbetalinger/{payment_id}")
+    page.get_by_role("link", name="Tilbagefør indbetalingen").click()
+    expect(page.get_by_label("IndbetalingId")).to_have_value(payment_id)
+    forge(page, "value")
+    page.get_by_role("button", name="Registrér").click()
+    error_shown(page, "Formularens sikkerhedsnøgle")
+    page.go_back()
+    page.reload()
+    page.get_by_role("button", name="Registrér").click()
+    expect(page.locator("dl.facts")).to_contain_text("SAGSBEHANDLER")
+    expect(page.get_by_label("Genindbetal (kr.)")).to_have_value(kr(Decimal("10.00")))
+    for repay, payback, message in [
+        ("abc", "0", "Genindbetal: 'abc' er ikke et beløb"),
+        ("-1,00", "11,00", "Genindbetal må ikke være negativt"),
+        ("5,00", "1,00", "skal tilsammen være indbetalingens beløb (10,00 kr.)"),
+    ]:
+        page.get_by_label("Genindbetal (kr.)").fill(repay)
+        page.get_by_label("Tilbagebetal (kr.)").fill(payback)
+        page.get_by_role("button", name="Tilbagefør").click()
+        error_shown(page, message)
+    page.get_by_label("Genindbetal (kr.)").fill("4,00")
+    page.get_by_label("Tilbagebetal (kr.)").fill("6,00")
+    page.get_by_role("button", name="Tilbagefør").click()
+    forge(page, "remove")
+    page.get_by_role("button", name="Bekræft").click()
+    error_shown(page, "Formularens sikkerhedsnøgle mangler")
+    waiting, *older = caseworker_api(api, fagsystem, cvr, "tilbagefoersler")["Tilbagefoersler"]
+    assert older == reversals_before["Tilbagefoersler"]
+    assert (waiting["IndbetalingId"], waiting["Tilstand"]) == (payment_id, "AFVENTER")
+    assert "Genindbetal" not in waiting
+    still = caseworker_api(api, fagsystem, cvr, f"indbetalinger/{payment_id}")
+    assert still["Tilstand"] == "ACCEPTERET"
+
     # Nothing of it was stored.
     assert caseworker_api(api, fagsystem, cvr, "indbetalinger", PartId=part_id) == {
         "Indbetalinger": []
     }
-    assert caseworker_api(api, fagsystem, cvr, "tilbagefoersler") == reversals_before
+    assert caseworker_api(api, fagsystem, cvr, "tilbagefoersler") == {
+        "Tilbagefoersler": [waiting, *reversals_before["Tilbagefoersler"]]
+    }
 
 
 def test_axe_finds_a_serious_fault_when_there_is_one(browser: Browser) -> None:

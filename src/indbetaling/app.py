@@ -36,8 +36,10 @@ from indbetaling.demo_identity import (
     finance_token,
     operator_token,
     push_secret,
+    web_session_secret,
 )
 from indbetaling.demo_plan import DemoFagsystem, DemoPlan, make_plan
+from indbetaling.demo_users import demo_accounts
 from indbetaling.fagsystem import app as fagsystem_app
 from indbetaling.fagsystem.client import GatewayDebitorClient
 from indbetaling.fagsystem.domain import ReversalPolicy
@@ -50,6 +52,11 @@ from indbetaling.serviceplatform import app as serviceplatform_app
 from indbetaling.serviceplatform.service import Serviceplatform
 from indbetaling.settings import Part, Settings
 from indbetaling.sts_client import Credentials
+from indbetaling.ui.access import WebAccess
+from indbetaling.ui.pages import Pages
+from indbetaling.ui.sessions import SessionCodec
+from indbetaling.ui.signin import Link, signin_router
+from indbetaling.ui.users import Account, UserDirectory
 
 PARTS_IN_PROCESS: tuple[Part, ...] = (
     "debitorsystem",
@@ -71,6 +78,7 @@ class System:
     platform: Serviceplatform
     beskedfordeler: Beskedfordeler
     fagsystems: fagsystem_app.FagsystemApp
+    web_accounts: list[Account]
 
     @property
     def debitorsystem_id(self) -> uuid.UUID:
@@ -114,6 +122,11 @@ def build(settings: Settings) -> System:
         auditor_token=auditor_token(settings),
     )
     plan = make_plan(settings.demo_seed, settings.demo_claims)
+    accounts = demo_accounts(settings, plan)
+    access = WebAccess(
+        SessionCodec(web_session_secret(settings), secure=settings.base_url.startswith("https:")),
+        UserDirectory(accounts),
+    )
     fagsystems = fagsystem_app.build(
         engines["fagsystem"],
         [_hosted(settings, f) for f in plan.fagsystems],
@@ -127,6 +140,7 @@ def build(settings: Settings) -> System:
             ),
             http=in_process,
         ),
+        web=fagsystem_app.Web(access, {a.cvr: a.name for a in plan.authorities}),
     )
     beskedfordeler = beskedfordeler_app.build(
         engines["beskedfordeler"], platform_jwks=jwks, amqp_url=settings.amqp_url
@@ -139,6 +153,7 @@ def build(settings: Settings) -> System:
     )
     nemkonto = nemkonto_app.build(engines["nemkonto"], tokens=[finance_token(settings)])
     mount(app, workers, [platform, debitorsystem, fagsystems, beskedfordeler, finance, nemkonto])
+    app.include_router(signin_router(Pages(access, [], "Indbetaling"), _page_links(plan)))
     # Clients call the gateway's REST paths; the providers' own addresses stay private.
     publish(
         app,
@@ -161,7 +176,16 @@ def build(settings: Settings) -> System:
         platform.platform,
         beskedfordeler.service,
         fagsystems,
+        accounts,
     )
+
+
+def _page_links(plan: DemoPlan) -> list[Link]:
+    """What the front page links to: each part's pages."""
+    return [
+        Link(f.name, fagsystem_app.prefix(f.id) + "/", "fagsystemets sider for sagsbehandlere")
+        for f in plan.fagsystems
+    ]
 
 
 def _hosted(settings: Settings, fagsystem: DemoFagsystem) -> fagsystem_app.HostedFagsystem:
@@ -171,6 +195,7 @@ def _hosted(settings: Settings, fagsystem: DemoFagsystem) -> fagsystem_app.Hoste
         caseworker_token=caseworker_token(settings, fagsystem.id),
         reversal_policy=ReversalPolicy(fagsystem.reversal_policy),
         org_units=fagsystem.org_units,
+        name=fagsystem.name,
     )
 
 

@@ -148,6 +148,23 @@ def test_automatic_split_pays_again_what_is_owed_and_back_the_rest() -> None:
     assert domain.automatic_split(10_000, None) == Split(0, 10_000)
 
 
+@given(
+    owed=st.integers(min_value=0, max_value=10**9),
+    others=st.integers(min_value=0, max_value=10**9),
+    amount=st.integers(min_value=1, max_value=10**9),
+)
+def test_the_suggested_split_is_what_automatisk_makes_of_the_restance_after(
+    owed: int, others: int, amount: int
+) -> None:
+    """Before it asks, the fagsystem knows the claim as shown (Restance never below 0) and the
+    order's over-coverage; from them it foresees the Restance once the payment is reversed."""
+    raw = owed - others - amount  # what the claim owes with the payment counted; < 0 over-covered
+    shown, over = max(0, raw), max(0, -raw)
+    after = max(0, raw + amount)
+    assert domain.expected_restance_after(shown, amount, over) == after
+    assert domain.suggested_split(amount, shown, over) == domain.automatic_split(amount, after)
+
+
 def test_the_reason_follows_the_order_and_the_source() -> None:
     p = payment()
     assert reversal_of(p, order_id=uuid.uuid4()).reason is Reason.TILBAGEFOERSELSORDRE

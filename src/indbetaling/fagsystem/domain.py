@@ -413,6 +413,19 @@ def automatic_split(amount: int, restance_after: int | None) -> Split:
     return Split(repay, amount - repay)
 
 
+def expected_restance_after(restance: int, amount: int, overcoverage: int | None) -> int:
+    """The claim's Restance once a payment of `amount` is reversed, as far as the fagsystem can
+    tell before it asks: what is owed now (`restance`, as shown: never negative) plus the
+    payment, less the over-coverage the reversal order names (an over-covered claim shows 0)."""
+    return max(0, restance + amount - (overcoverage or 0))
+
+
+def suggested_split(amount: int, restance: int, overcoverage: int | None) -> Split:
+    """The split a case worker is offered: what `AUTOMATISK` would do with the Restance the
+    claim is expected to have after the reversal."""
+    return automatic_split(amount, expected_restance_after(restance, amount, overcoverage))
+
+
 def new_reversal(reversal: Reversal, payment: Payment) -> PaymentChange:
     """A reversal put in motion for `payment` (recorded in its history)."""
     if reversal.payment_id != payment.id or reversal.amount != payment.amount:

@@ -72,7 +72,11 @@ def build(
     routers.append(staff)
 
     def deliver_reversal_orders(stop: threading.Event) -> None:
-        run_relay(stop, ReversalOrderRelay(engine, ReversalOrderClient(relay_settings)))
+        client = ReversalOrderClient(relay_settings)
+        try:
+            run_relay(stop, ReversalOrderRelay(engine, client))
+        finally:
+            client.close()  # its kept-alive connections to the gateway end with the server
 
     async def publish_claim_messages(stop: asyncio.Event) -> None:
         await run_outbox_relay(engine, store.outbox, publisher, stop)

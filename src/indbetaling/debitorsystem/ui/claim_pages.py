@@ -138,6 +138,9 @@ def check_change(
 ) -> tuple[Checked | None, dict[str, str]]:
     """The change a form asks for, or what is wrong with it (by field)."""
     errors: dict[str, str] = {}
+    if ledger.claim.annulled:
+        name = "beloeb" if action.amount_label is not None else "tekst"
+        return None, {name: "Fordringen er annulleret og kan ikke ændres"}
     amount = 0
     if action.amount_label is not None:
         try:

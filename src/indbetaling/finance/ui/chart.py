@@ -113,6 +113,8 @@ def chart(days: list[Day]) -> Chart:
     for n, d in enumerate(days):
         x0 = LEFT + n * slot + slot * 0.1
         for k, (amount, (_, name, colour)) in enumerate(zip(d.amounts, SERIES, strict=True)):
+            if not amount:
+                continue
             height = plot_h * amount / top_value
             bars.append(
                 Bar(

@@ -117,6 +117,11 @@ def test_the_reconciliation_page_says_whether_it_agrees_and_charts_each_day(
     assert "Tilbagebetalinger 26.11.2026: 10,00 kr." in page.text
     assert "26.11.2026 15,00 kr. 25,00 kr. 10,00 kr." in shown
     assert "25.11.2026" not in shown  # a day without postings is charted, not tabled
+    assert "Bogført pr. dag, de sidste 14 dage" in shown
+    assert client.get(f"/finance/afstemning/{CVR}?dage=90").status_code == 200
+    wrong = client.get(f"/finance/afstemning/{CVR}?dage=abc")
+    assert wrong.status_code == 404
+    assert "Grafen kan vise 14, 31, 90 dage." in text_of(wrong.text)
 
 
 def test_every_deviation_is_shown_with_its_payment(engine: Engine) -> None:

@@ -16,7 +16,8 @@ from indbetaling.finance.domain import Posting, PostingType
 from indbetaling.finance.reconciliation import Accounts, BookedPosting
 from indbetaling.ui.kroner import format_kroner
 
-MAX_DAYS = 31
+PERIODS = (14, 31, 90)
+"""How many days back the chart may show (the first is the default)."""
 WIDTH, HEIGHT = 760, 280
 LEFT, RIGHT, TOP, BOTTOM = 90, 10, 10, 40
 SERIES = (
@@ -69,9 +70,9 @@ class Chart:
     series: tuple[tuple[str, str], ...] = tuple((name, colour) for _, name, colour in SERIES)
 
 
-def daily(postings: Iterable[Posting], accounts: Accounts) -> list[Day]:
-    """The amounts booked per posting date, every day from the first to the last (at most the
-    last `MAX_DAYS`)."""
+def daily(postings: Iterable[Posting], accounts: Accounts, days: int = PERIODS[0]) -> list[Day]:
+    """The amounts booked per posting date, every day from the first to the last, at most the
+    last `days` up to the last."""
     sums: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
     index = {kind: n for n, (kind, _, _) in enumerate(SERIES)}
     for posting in postings:
@@ -80,14 +81,14 @@ def daily(postings: Iterable[Posting], accounts: Accounts) -> list[Day]:
     if not sums:
         return []
     last = max(sums)
-    first = max(min(sums), last - timedelta(days=MAX_DAYS - 1))
-    days = []
+    first = max(min(sums), last - timedelta(days=days - 1))
+    found = []
     day = first
     while day <= last:
         a, b, c = sums.get(day, [0, 0, 0])
-        days.append(Day(day, (a, b, c)))
+        found.append(Day(day, (a, b, c)))
         day += timedelta(days=1)
-    return days
+    return found
 
 
 def _scale_top(largest: int) -> int:

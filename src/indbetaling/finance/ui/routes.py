@@ -2,9 +2,10 @@
 
     GET /finance/                                the authorities, each with its reconciliation
     GET /finance/posteringer?myndighed=&reference=&side=   postings by authority and/or payment
-    GET /finance/afstemning/<cvr>                the reconciliation (Afstemt, Antal, Afvigelser)
+    GET /finance/afstemning/<cvr>[?dage=31]      the reconciliation (Afstemt, Antal, Afvigelser)
                                                  and a chart of daily payments, reversals and
-                                                 pay-backs (server-rendered SVG)
+                                                 pay-backs (server-rendered SVG), the last 14,
+                                                 31 or 90 days up to the last posting
 
 They use finance's own service and reconciler in-process (the reconciler reads the other parts
 over their APIs, as the REST API's `afstemning` does). The filter form is a GET: it changes
@@ -26,7 +27,7 @@ from starlette.responses import Response
 from indbetaling.finance.reconciliation import Accounts, Reconciliation, SourceUnavailable
 from indbetaling.finance.service import FinanceService
 from indbetaling.finance.store import StoredPosting
-from indbetaling.finance.ui.chart import chart, daily
+from indbetaling.finance.ui.chart import PERIODS, chart, daily
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.refusal import Refused
 from indbetaling.ui.access import PageError, WebAccess
@@ -121,8 +122,13 @@ def finance_pages(
         )
 
     @router.get("/afstemning/{cvr}")
-    async def reconciliation(request: Request, cvr: str) -> Response:
+    async def reconciliation(request: Request, cvr: str, dage: QueryText = None) -> Response:
         finance_user(request)
+        period = PERIODS[0] if dage is None else next((p for p in PERIODS if str(p) == dage), 0)
+        if not period:
+            raise PageError(
+                404, "Siden findes ikke", f"Grafen kan vise {', '.join(map(str, PERIODS))} dage."
+            )
         if cvr not in authority_names:
             raise PageError(
                 404, "Myndigheden findes ikke", f"Der er ingen myndighed med CVR-nummer {cvr[:8]}."
@@ -148,7 +154,9 @@ def finance_pages(
             cvr=cvr,
             authority_text=authority_text,
             result=result,
-            chart=chart(daily(booked, chart_accounts)),
+            chart=chart(daily(booked, chart_accounts, period)),
+            period=period,
+            periods=PERIODS,
         )
 
     return router

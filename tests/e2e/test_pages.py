@@ -534,6 +534,19 @@ def bad_input_on_the_staff_and_finance_forms_changes_nothing(
     page.goto(f"{demo['base_url']}/debitorsystem/myndigheder/{other_cvr}/")
     error_shown(page, "har ikke adgang til denne side")
 
+    # The staff's other pages pass axe-core too: an account's claims, the orders (the story's
+    # among them), those left for manual handling, one order.
+    page.goto(claim_page)
+    page.locator("dl.facts").get_by_role("link", name=re.compile("^[0-9a-f-]{36}$")).click()
+    expect(page.get_by_role("heading", name=re.compile("^Debitorkonto"))).to_be_visible()
+    assert serious_violations(page) == [], f"axe on {page.url}"
+    page.goto(f"{base}/tilbagefoerselsordrer?tilstand=MANUEL")
+    assert serious_violations(page) == [], f"axe on {page.url}"
+    page.goto(f"{base}/tilbagefoerselsordrer")
+    page.get_by_role("link", name=re.compile("^Vis tilbageførselsordre")).first.click()
+    expect(page.get_by_role("heading", name="Tilbageførselsordre")).to_be_visible()
+    assert serious_violations(page) == [], f"axe on {page.url}"
+
     # Finance: a Reference that is not a payment's id; staff may not see finance's pages.
     page.goto(f"{demo['base_url']}/finance/")
     error_shown(page, "har ikke adgang til denne side")

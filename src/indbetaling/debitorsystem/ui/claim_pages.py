@@ -32,7 +32,7 @@ from indbetaling.debitorsystem.staff import LedgerChange, Step
 from indbetaling.debitorsystem.ui.site import QueryText, StaffSite, uuid_in_path
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.money import InvalidAmount
-from indbetaling.ui.access import PageError, SignInRequired, field
+from indbetaling.ui.access import PageError, field
 from indbetaling.ui.cpr import InvalidCpr, cpr_digits, masked_cpr, parse_cpr
 from indbetaling.ui.kroner import format_kroner, parse_positive_kroner
 from indbetaling.ui.pages import NOT_FOUND
@@ -178,11 +178,8 @@ def search_router(site: StaffSite) -> APIRouter:
 
     @router.get("/")
     def own_authority(request: Request) -> Response:
-        user = pages.access.user(request)
-        if user is None:
-            raise SignInRequired(request.url.path)
-        if user.role is not Role.OPKRAEVNING or user.scope is None:
-            site.staff(request, "")  # the page of refusal
+        """Staff go on to their own authority's pages."""
+        user = pages.access.require(request, Role.OPKRAEVNING)
         return pages.redirect(request, f"{site.base(str(user.scope))}/")
 
     def search_page(

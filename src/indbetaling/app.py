@@ -108,6 +108,13 @@ def build(settings: Settings) -> System:
         engines["serviceplatform"], in_process, operator_token=operator_token(settings)
     )
     jwks = platform.platform.jwks()
+    plan = make_plan(settings.demo_seed, settings.demo_claims)
+    accounts = demo_accounts(settings, plan)
+    access = WebAccess(
+        SessionCodec(web_session_secret(settings), secure=settings.base_url.startswith("https:")),
+        UserDirectory(accounts),
+    )
+    authority_names = {a.cvr: a.name for a in plan.authorities}
     debitorsystem = debitorsystem_app.build(
         engines["debitorsystem"],
         system_id=demo_uuid(settings, "debitorsystem"),
@@ -120,12 +127,7 @@ def build(settings: Settings) -> System:
         publisher=_claim_publisher(settings, in_process),
         retention=timedelta(days=settings.idempotency_retention_days),
         auditor_token=auditor_token(settings),
-    )
-    plan = make_plan(settings.demo_seed, settings.demo_claims)
-    accounts = demo_accounts(settings, plan)
-    access = WebAccess(
-        SessionCodec(web_session_secret(settings), secure=settings.base_url.startswith("https:")),
-        UserDirectory(accounts),
+        web=debitorsystem_app.Web(access, authority_names),
     )
     fagsystems = fagsystem_app.build(
         engines["fagsystem"],
@@ -140,7 +142,7 @@ def build(settings: Settings) -> System:
             ),
             http=in_process,
         ),
-        web=fagsystem_app.Web(access, {a.cvr: a.name for a in plan.authorities}),
+        web=fagsystem_app.Web(access, authority_names),
     )
     beskedfordeler = beskedfordeler_app.build(
         engines["beskedfordeler"], platform_jwks=jwks, amqp_url=settings.amqp_url
@@ -150,6 +152,7 @@ def build(settings: Settings) -> System:
         tokens=[finance_token(settings)],
         http=in_process,
         sources=_reconciliation_sources(settings, plan),
+        web=finance_app.Web(access, authority_names),
     )
     nemkonto = nemkonto_app.build(engines["nemkonto"], tokens=[finance_token(settings)])
     mount(app, workers, [platform, debitorsystem, fagsystems, beskedfordeler, finance, nemkonto])
@@ -183,8 +186,16 @@ def build(settings: Settings) -> System:
 def _page_links(plan: DemoPlan) -> list[Link]:
     """What the front page links to: each part's pages."""
     return [
-        Link(f.name, fagsystem_app.prefix(f.id) + "/", "fagsystemets sider for sagsbehandlere")
-        for f in plan.fagsystems
+        *(
+            Link(f.name, fagsystem_app.prefix(f.id) + "/", "fagsystemets sider for sagsbehandlere")
+            for f in plan.fagsystems
+        ),
+        Link(
+            "Debitorsystem",
+            debitorsystem_app.PREFIX + "/",
+            "opkrævningens sider: fordringer, nedreguleringer og tilbageførselsordrer",
+        ),
+        Link("Økonomi", "/finance/", "posteringer og afstemning"),
     ]
 
 

@@ -143,7 +143,10 @@ def build(settings: Settings) -> System:
         web=fagsystem_app.Web(access, {a.cvr: a.name for a in plan.authorities}),
     )
     beskedfordeler = beskedfordeler_app.build(
-        engines["beskedfordeler"], platform_jwks=jwks, amqp_url=settings.amqp_url
+        engines["beskedfordeler"],
+        platform_jwks=jwks,
+        amqp_url=settings.amqp_url,
+        web=beskedfordeler_app.Web(access, {str(f.id): f.name for f in plan.fagsystems}),
     )
     finance = finance_app.build(
         engines["finance"],
@@ -185,6 +188,12 @@ def _page_links(plan: DemoPlan) -> list[Link]:
     return [
         Link(f.name, fagsystem_app.prefix(f.id) + "/", "fagsystemets sider for sagsbehandlere")
         for f in plan.fagsystems
+    ] + [
+        Link(
+            "Beskedfordeler",
+            beskedfordeler_app.PAGES_PATH,
+            "abonnenternes dueslag, abonnementer og værdilister; driftens fejlkø",
+        )
     ]
 
 

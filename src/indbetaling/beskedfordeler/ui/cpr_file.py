@@ -12,13 +12,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from indbetaling.ids import mask_cpr_in_text
 from indbetaling.ui.cpr import InvalidCpr, parse_cpr
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """About 800,000 CPR numbers; bigger lists go through the value-list API."""
 MAX_REPORTED = 20
 _SEPARATORS = re.compile(r"[,;\t]")
+_AFTER_BIRTH_DATE = re.compile(r"([0-9]{6}-?)([0-9]+)")
+
+
+def masked(typed: str) -> str:
+    """A bad line as the page shows it: digits after a birth date (six digits) masked, so a
+    CPR number typed slightly wrong is not shown in full either."""
+    return _AFTER_BIRTH_DATE.sub(lambda m: m.group(1) + "X" * len(m.group(2)), typed)
 
 
 class UnreadableFile(ValueError):
@@ -69,7 +75,7 @@ def read_cpr_file(data: bytes) -> CprFile:
         try:
             value = parse_cpr(typed)
         except InvalidCpr as exc:
-            shown = mask_cpr_in_text(typed[:24])
+            shown = masked(typed[:24])
             found.bad_lines.append((number, f"'{shown}' er ikke et CPR-nummer. {exc}"))
             continue
         if value not in seen:

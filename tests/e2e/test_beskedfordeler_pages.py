@@ -490,3 +490,32 @@ def bad_input_on_every_form(demo: dict[str, Any], browser: Browser, ids: dict[st
         assert len(subs.json()) == len(other["authorities"])
     page.goto(box_url)
     expect(subscriptions).to_have_count(1)
+    two_files = page.request.post(
+        f"{list_url}/upload",
+        multipart={
+            "csrf_token": csrf,
+            "fil": {"name": "a.csv", "mimeType": "text/csv", "buffer": OTHER_CPR.encode()},
+            "fil2": {"name": "b.csv", "mimeType": "text/csv", "buffer": OTHER_CPR.encode()},
+        },
+    )
+    assert two_files.status == 400
+    assert "Formularen kunne ikke læses" in two_files.text()
+    page.goto(list_url)
+    expect(page.locator("#antal")).to_have_text("1")
+
+    # Deleting a subscription is confirmed first; a forged token on the confirmation changes
+    # nothing.
+    page.goto(box_url)
+    page.get_by_role("link", name=re.compile("^Slet")).click()
+    expect(page.get_by_role("heading", name="Slet abonnement")).to_be_visible()
+    expect(page.locator("main .confirm")).to_contain_text(f"Værdiliste: {LIST_NAME}")
+    no_serious_violations(page)
+    forge(page.locator("main .confirm form"), "value")
+    page.get_by_role("button", name="Bekræft sletning").click()
+    csrf_refused(page)
+    page.goto(box_url)
+    expect(subscriptions).to_have_count(1)
+    page.get_by_role("link", name=re.compile("^Slet")).click()
+    page.get_by_role("button", name="Bekræft sletning").click()
+    expect(page.locator("main .notice")).to_contain_text("Abonnementet er slettet")
+    expect(page.locator("main")).to_contain_text("Dueslaget har ingen abonnementer")

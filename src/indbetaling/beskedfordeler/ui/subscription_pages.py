@@ -4,6 +4,7 @@
     POST …/dueslag/<dueslag>/abonnementer                    → the mailbox's page
     GET  …/dueslag/<dueslag>/abonnementer/<abonnement>       change a subscription's filter
     POST …/dueslag/<dueslag>/abonnementer/<abonnement>       → the mailbox's page
+    GET  …/dueslag/<dueslag>/abonnementer/<abonnement>/slet  confirm the deletion first
     POST …/dueslag/<dueslag>/abonnementer/<abonnement>/slet  → the mailbox's page
 
 (`…` is `/beskedfordeler/sider/abonnenter/<id>`.) A filter is a message type (one some
@@ -25,7 +26,12 @@ from starlette.responses import Response
 from indbetaling.beskedfordeler import service
 from indbetaling.beskedfordeler.domain import Filter, Mailbox, Subscription
 from indbetaling.beskedfordeler.service import BeskedfordelerError, NotFound
-from indbetaling.beskedfordeler.ui.site import BeskedfordelerSite, message_type_text, refusal
+from indbetaling.beskedfordeler.ui.site import (
+    BeskedfordelerSite,
+    filter_text,
+    message_type_text,
+    refusal,
+)
 from indbetaling.ui.access import field
 
 _CVR = re.compile(r"^[0-9]{8}$")
@@ -191,6 +197,26 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
         except BeskedfordelerError as exc:
             raise refusal(exc) from None
         return pages.redirect(request, site.mailbox_url(mailbox) + "?besked=gemt")
+
+    @router.get("/abonnementer/{subscription_id}/slet")
+    async def confirm_delete(
+        request: Request, subscriber_id: str, mailbox_id: str, subscription_id: str
+    ) -> Response:
+        site.administrator(request, subscriber_id)
+        mailbox = await asyncio.to_thread(site.own_mailbox, subscriber_id, mailbox_id)
+        found = await asyncio.to_thread(
+            _find_subscription, site, subscriber_id, mailbox_id, subscription_id
+        )
+        names = await asyncio.to_thread(site.list_names, subscriber_id)
+        return pages.render(
+            request,
+            "beskedfordeler/subscription_delete.html",
+            nav=site.subscriber_nav(subscriber_id, "mailboxes"),
+            site=site,
+            mailbox=mailbox,
+            subscription=found,
+            conditions=filter_text(found.filter, names),
+        )
 
     @router.post("/abonnementer/{subscription_id}/slet")
     async def delete_subscription(

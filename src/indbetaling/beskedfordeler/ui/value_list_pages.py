@@ -16,6 +16,7 @@ import asyncio
 
 from fastapi import APIRouter
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -236,7 +237,17 @@ def upload_router(site: BeskedfordelerSite) -> APIRouter:
                 errors={"fil": too_big_text(int(declared))},
                 status=413,
             )
-        form = await request.form(max_files=1, max_fields=5)
+        try:
+            form = await request.form(max_files=1, max_fields=5)
+        except HTTPException:
+            return await _list_page(
+                site,
+                request,
+                subscriber_id,
+                list_id,
+                errors={"fil": "Formularen kunne ikke læses; vælg én CSV-fil og prøv igen"},
+                status=400,
+            )
         try:
             if not check_csrf(pages.access.session(request), form.get(CSRF_FIELD)):
                 raise CSRF_REFUSED

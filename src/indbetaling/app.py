@@ -145,7 +145,10 @@ def build(settings: Settings) -> System:
         web=fagsystem_app.Web(access, authority_names),
     )
     beskedfordeler = beskedfordeler_app.build(
-        engines["beskedfordeler"], platform_jwks=jwks, amqp_url=settings.amqp_url
+        engines["beskedfordeler"],
+        platform_jwks=jwks,
+        amqp_url=settings.amqp_url,
+        web=beskedfordeler_app.Web(access, {str(f.id): f.name for f in plan.fagsystems}),
     )
     finance = finance_app.build(
         engines["finance"],
@@ -194,6 +197,11 @@ def _page_links(plan: DemoPlan) -> list[Link]:
             "Debitorsystem",
             debitorsystem_app.PREFIX + "/",
             "opkrævningens sider: fordringer, nedreguleringer og tilbageførselsordrer",
+        ),
+        Link(
+            "Beskedfordeler",
+            beskedfordeler_app.PAGES_PATH,
+            "abonnenternes dueslag, abonnementer og værdilister; driftens fejlkø",
         ),
         Link("Økonomi", "/finance/", "posteringer og afstemning"),
     ]

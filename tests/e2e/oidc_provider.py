@@ -26,7 +26,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 CLIENT_ID = "indbetaling-sider"
-CLIENT_SECRET = "hemmelig-klient-noegle"  # noqa: S105 - the stand-in's own test secret
+CLIENT_SECRET = "hemmelig-klient-noegle"
 
 
 @dataclass

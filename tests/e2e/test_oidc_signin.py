@@ -19,7 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
+from e2e.browser import chromium
 from e2e.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, Tamper
 from e2e.test_run import free_port, start, stop, wait_for_demo_json
 
@@ -218,3 +220,51 @@ def test_a_user_without_a_role_here_is_refused_with_a_clear_page(
     assert "Fejlkode: OIDC_INGEN_ROLLE" in refused.text
     for fagsystem in fagsystem_ids(demo):
         assert not signed_in(browser, f"/fagsystem/{fagsystem}/")
+
+
+@pytest.fixture(scope="module")
+def cross_site(tmp_path_factory: pytest.TempPathFactory, provider: Provider) -> Iterator[str]:
+    """The pages at `localhost`, the provider at `127.0.0.1`: two sites, so the browser sends
+    the sign-in's SameSite=Lax cookie back only because the provider's answer is a top-level
+    GET."""
+    data_dir = tmp_path_factory.mktemp("oidc-browser")
+    port = free_port()
+    base = f"http://localhost:{port}"
+    proc = start(
+        data_dir,
+        port,
+        INDBETALING_PUBLIC_BASE_URL=base,
+        INDBETALING_WEB_OIDC_ISSUER=provider.issuer,
+        INDBETALING_WEB_OIDC_CLIENT_ID=CLIENT_ID,
+        INDBETALING_WEB_OIDC_CLIENT_SECRET=CLIENT_SECRET,
+        INDBETALING_WEB_OIDC_PROVIDER_NAME=PROVIDER_NAME,
+        INDBETALING_DEMO_CLAIMS="100",
+    )
+    try:
+        wait_for_demo_json(data_dir, proc)
+        yield base
+    finally:
+        stop(proc)
+
+
+@pytest.mark.browser
+def test_in_chromium_the_case_worker_signs_in_and_out_across_sites(
+    cross_site: str, demo: dict[str, Any], provider: Provider
+) -> None:
+    mine = fagsystem_ids(demo)[0]
+    provider.claims = {"name": "Karen Sagsbehandler", "roles": [f"sagsbehandler:{mine}"]}
+    with chromium() as browser:
+        # The pages' own Content-Security-Policy stays on: nothing here needs it bypassed.
+        page = browser.new_context(locale="da-DK").new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{cross_site}/fagsystem/{mine}/")
+        expect(page).to_have_url(re.compile(r"/log-ind\?naeste="))
+        page.get_by_role("link", name=f"Log ind med {PROVIDER_NAME}").click()
+        expect(page).to_have_url(f"{cross_site}/fagsystem/{mine}/")
+        expect(page.get_by_text("Karen Sagsbehandler")).to_be_visible()
+        page.get_by_role("button", name="Log ud").click()
+        expect(page.get_by_text("Du er logget ud af Indbetaling.")).to_be_visible()
+        logout = page.get_by_role("link", name=f"Log også ud hos {PROVIDER_NAME}")
+        assert (logout.get_attribute("href") or "").startswith(f"{provider.issuer}/logout?")
+        page.goto(f"{cross_site}/fagsystem/{mine}/")
+        expect(page).to_have_url(re.compile(r"/log-ind\?naeste="))

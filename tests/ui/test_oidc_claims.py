@@ -1,16 +1,29 @@
-"""How an ID token's claims become the pages' user (docs/oidc.md's claim mapping), and that the
-session cookie carries such a user, who is in no user directory."""
+"""How an ID token's claims become the pages' user (docs/oidc.md's claim mapping), that the
+session cookie carries such a user, who is in no user directory, and how a sign-in starts (the
+provider here is the test's own stand-in, `e2e.oidc_provider`)."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from collections.abc import Coroutine
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
+from e2e.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 from indbetaling.demo_users import web_home
-from indbetaling.ui.oidc import claim_values, parse_role, user_from_claims
+from indbetaling.ui.access import PageError
+from indbetaling.ui.oidc import (
+    OidcConfig,
+    OidcSignIn,
+    claim_values,
+    parse_role,
+    user_from_claims,
+)
 from indbetaling.ui.sessions import COOKIE, SessionCodec
 from indbetaling.ui.users import Role, WebUser
 
@@ -84,3 +97,36 @@ def test_the_session_cookie_carries_a_user_from_the_identity_provider() -> None:
     assert codec.session(_request(cookie)).user == user
     other = SessionCodec("another-secret-of-enough-length", secure=True)
     assert other.session(_request(cookie)).user is None
+
+
+def _sign_in(issuer: str) -> OidcSignIn:
+    config = OidcConfig(issuer, CLIENT_ID, CLIENT_SECRET, "http://127.0.0.1:1")
+    return OidcSignIn(config, "a-secret-of-enough-length", secure=False)
+
+
+def _refusal(call: Coroutine[Any, Any, object]) -> str | None:
+    with pytest.raises(PageError) as refused:
+        asyncio.run(call)
+    return refused.value.code
+
+
+def test_a_provider_that_cannot_be_reached_or_names_another_issuer_is_refused() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/realms/x"
+    assert _refusal(_sign_in(closed).start("/")) == "OIDC_UTILGAENGELIG"
+    provider = Provider().start()
+    try:
+        assert _refusal(_sign_in(provider.issuer + "/").start("/")) == "OIDC_METADATA"
+        url, cookie = asyncio.run(_sign_in(provider.issuer).start("/fagsystem/x/"))
+        assert url.startswith(f"{provider.issuer}/auth?")
+        query = parse_qs(urlsplit(url).query)
+        assert query["code_challenge_method"] == ["S256"]
+        assert query["redirect_uri"] == ["http://127.0.0.1:1/log-ind/oidc/svar"]
+        flow = _sign_in(provider.issuer).flow(cookie)
+        assert flow is not None
+        assert (flow.state, flow.nonce) == (query["state"][0], query["nonce"][0])
+        assert flow.next_path == "/fagsystem/x/"
+        assert _sign_in(provider.issuer).flow(cookie[:-2]) is None
+    finally:
+        provider.stop()

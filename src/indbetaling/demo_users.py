@@ -114,3 +114,19 @@ def web_users_json(accounts: list[Account], base_url: str) -> list[dict[str, Any
             entry["abonnent_id"] = user.scope
         users.append(entry)
     return users
+
+
+def web_home(role: Role, scope: str | None) -> str:
+    """The page a user of `role` in `scope` lands on after signing in (the same for a demo user
+    and for one the identity provider signed in)."""
+    match role:
+        case Role.SAGSBEHANDLER:
+            return f"/fagsystem/{scope}/"
+        case Role.OPKRAEVNING:
+            return f"{DEBITORSYSTEM_PAGES}myndigheder/{scope}/"
+        case Role.FINANS:
+            return FINANCE_PAGES
+        case Role.BESKEDFORDELER_ADMIN:
+            return f"{BESKEDFORDELER_PAGES}/abonnenter/{scope}/"
+        case Role.BESKEDFORDELER_DRIFT:
+            return f"{BESKEDFORDELER_PAGES}/drift/"

@@ -28,6 +28,7 @@ from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerErr
 from indbetaling.beskedfordeler.transport import AmqpTransport
 from indbetaling.ui.access import PageError
 from indbetaling.ui.pages import NavItem, Pages
+from indbetaling.ui.site import named, refused
 from indbetaling.ui.users import Role, WebUser
 
 PAGES_ROOT = "/beskedfordeler/sider"
@@ -38,7 +39,7 @@ def refusal(exc: BeskedfordelerError) -> PageError:
     """A refusal of the Beskedfordeler as a page, with its Danish text."""
     if exc.status == 44:
         return PageError(404, "Findes ikke", str(exc), "IKKE_FUNDET")
-    return PageError(422, "Det kunne ikke lade sig gøre", str(exc), "UGYLDIG")
+    return refused(422, str(exc), "UGYLDIG")
 
 
 def message_type_text(message_type: str | None) -> str:
@@ -66,8 +67,7 @@ class BeskedfordelerSite:
         return f"{self.subscriber_root(mailbox.subscriber_id)}/dueslag/{mailbox.mailbox_id}"
 
     def subscriber_text(self, subscriber_id: str) -> str:
-        name = self.subscriber_names.get(subscriber_id)
-        return f"{name} ({subscriber_id})" if name else subscriber_id
+        return named(self.subscriber_names, subscriber_id)
 
     # --- guards ------------------------------------------------------------------------------
 

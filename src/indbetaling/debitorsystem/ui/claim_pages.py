@@ -29,13 +29,14 @@ from starlette.responses import Response
 from indbetaling.debitorsystem.domain import ClaimLedger
 from indbetaling.debitorsystem.service import DebitorService
 from indbetaling.debitorsystem.staff import LedgerChange, Step
-from indbetaling.debitorsystem.ui.site import QueryText, StaffSite, uuid_in_path
+from indbetaling.debitorsystem.ui.site import StaffSite
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.money import InvalidAmount
 from indbetaling.ui.access import PageError, field
 from indbetaling.ui.cpr import InvalidCpr, cpr_digits, masked_cpr, parse_cpr
 from indbetaling.ui.kroner import format_kroner, parse_positive_kroner
 from indbetaling.ui.pages import NOT_FOUND
+from indbetaling.ui.site import QueryText, party_in_path, uuid_in_path
 from indbetaling.ui.users import Role
 from indbetaling.wire_text import ControlCharacter, free_text
 
@@ -245,12 +246,7 @@ def search_router(site: StaffSite) -> APIRouter:
     @router.get("/myndigheder/{cvr}/borgere/{cpr}")
     async def citizen(request: Request, cvr: str, cpr: str) -> Response:
         site.staff(request, cvr)
-        try:
-            part_id = parse_cpr(cpr)
-        except InvalidCpr:
-            raise PageError(
-                404, "Borgeren findes ikke", "Adressen har ikke et gyldigt CPR-nummer."
-            ) from None
+        part_id = party_in_path(cpr)
         ledgers = await site.call(service.claims_of, cvr, part_id=part_id, limit=LIST_LIMIT)
         shown = masked_cpr(part_id)
         return claims_page(

@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from indbetaling.debitorsystem.domain import OrderState, ReversalOrder
-from indbetaling.debitorsystem.ui.site import QueryText, StaffSite, uuid_in_path
+from indbetaling.debitorsystem.ui.site import StaffSite
 from indbetaling.ui.access import PageError, field
+from indbetaling.ui.site import QueryText, uuid_in_path
 from indbetaling.wire_text import ControlCharacter, free_text
 
 PAGE = 50

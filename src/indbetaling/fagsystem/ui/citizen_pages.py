@@ -16,9 +16,10 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from indbetaling.fagsystem.ui.site import DEBITOR_SILENT, FagsystemSite, party_in_path
+from indbetaling.fagsystem.ui.site import DEBITOR_SILENT, FagsystemSite
 from indbetaling.ui.access import field
 from indbetaling.ui.cpr import InvalidCpr, masked_cpr, parse_cpr
+from indbetaling.ui.site import party_in_path
 
 MAX_TEXT = 200
 

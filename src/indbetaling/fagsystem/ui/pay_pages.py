@@ -24,12 +24,13 @@ from starlette.responses import Response
 from indbetaling.fagsystem import claims
 from indbetaling.fagsystem.domain import Refused
 from indbetaling.fagsystem.service import PaymentRequest
-from indbetaling.fagsystem.ui.site import FagsystemSite, party_in_path, refusal, uuid_in_path
+from indbetaling.fagsystem.ui.site import FagsystemSite, refusal
 from indbetaling.fordring import ClaimView
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.money import InvalidAmount
 from indbetaling.ui.access import PageError, field
 from indbetaling.ui.kroner import format_field, format_kroner, parse_positive_kroner
+from indbetaling.ui.site import party_in_path, uuid_in_path
 from indbetaling.wire_text import ControlCharacter, free_text
 
 MAX_TEXT = 200

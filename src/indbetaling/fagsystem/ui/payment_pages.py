@@ -14,7 +14,8 @@ from starlette.responses import Response
 
 from indbetaling.fagsystem.domain import PaymentState, Refused
 from indbetaling.fagsystem.ui import labels
-from indbetaling.fagsystem.ui.site import FagsystemSite, QueryText, refusal, uuid_in_path
+from indbetaling.fagsystem.ui.site import FagsystemSite, refusal
+from indbetaling.ui.site import QueryText, uuid_in_path
 
 MESSAGES = {
     "betalt": "Indbetalingen er registreret og sendt til debitorsystemet.",

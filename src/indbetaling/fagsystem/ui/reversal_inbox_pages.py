@@ -22,9 +22,10 @@ from starlette.responses import Response
 from indbetaling.fagsystem.domain import Refused, ReversalSource, ReversalState
 from indbetaling.fagsystem.service import ReversalRequest
 from indbetaling.fagsystem.ui import labels
-from indbetaling.fagsystem.ui.site import FagsystemSite, QueryText, refusal
+from indbetaling.fagsystem.ui.site import FagsystemSite, refusal
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.ui.access import field
+from indbetaling.ui.site import QueryText
 from indbetaling.wire_text import ControlCharacter, free_text
 
 BY_HAND = (ReversalSource.MANUEL_ADVIS, ReversalSource.SAGSBEHANDLER)

@@ -28,10 +28,11 @@ from indbetaling.fagsystem.domain import (
 )
 from indbetaling.fagsystem.service import PaymentView
 from indbetaling.fagsystem.ui import labels
-from indbetaling.fagsystem.ui.site import FagsystemSite, QueryText, refusal, uuid_in_path
+from indbetaling.fagsystem.ui.site import FagsystemSite, refusal
 from indbetaling.money import InvalidAmount
 from indbetaling.ui.access import field
 from indbetaling.ui.kroner import format_field, format_kroner, parse_share
+from indbetaling.ui.site import QueryText, uuid_in_path
 
 MESSAGES = {
     "registreret": "Tilbageførslen er registreret og venter på at blive udført.",

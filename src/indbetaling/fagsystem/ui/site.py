@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import Query
 from starlette.requests import Request
 
 from indbetaling.fagsystem import claims
@@ -23,27 +21,20 @@ from indbetaling.fagsystem.client import InvalidCall, NoBusinessAnswer
 from indbetaling.fagsystem.domain import Refused
 from indbetaling.fagsystem.service import PaymentService
 from indbetaling.fordring import ClaimView
-from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.ui.access import PageError
-from indbetaling.ui.cpr import InvalidCpr, cpr_digits, parse_cpr
+from indbetaling.ui.cpr import cpr_digits
 from indbetaling.ui.pages import NavItem, Pages
+from indbetaling.ui.site import named, refused
 from indbetaling.ui.users import Role, WebUser
 
-QueryText = Annotated[str | None, Query(max_length=400)]
-"""An optional query parameter of a page (a filter, a page key, a message)."""
 DEBITOR_SILENT = (
     "Debitorsystemet svarede ikke, så oversigten over fordringer er måske ikke den nyeste"
 )
 
 
-def refusal(refused: Refused) -> PageError:
+def refusal(refusal: Refused) -> PageError:
     """A refusal of the fagsystem as a page: its FejlTekst, and its FejlKode."""
-    return PageError(
-        STATUS_OF_CODE.get(refused.code, 422),
-        "Det kunne ikke lade sig gøre",
-        refused.text,
-        refused.code.value,
-    )
+    return refused(STATUS_OF_CODE.get(refusal.code, 422), refusal.text, refusal.code.value)
 
 
 @dataclass(frozen=True)
@@ -79,8 +70,7 @@ class FagsystemSite:
         return f"{self.base(cvr)}/borgere/{cpr_digits(part_id) or part_id}"
 
     def authority_text(self, cvr: str) -> str:
-        name = self.authority_names.get(cvr)
-        return f"{name} ({cvr})" if name else cvr
+        return named(self.authority_names, cvr)
 
     @property
     def authorities(self) -> list[str]:
@@ -128,23 +118,3 @@ class FagsystemSite:
             claims.payable_claims, self.service.engine, self.id, cvr, part_id
         )
         return ClaimsNow(found, stale)
-
-
-def uuid_in_path(text: str, what: str) -> UUID:
-    """An id from the address; a 404 page when it is none."""
-    try:
-        return parse_uuid(text, what)
-    except InvalidId:
-        raise PageError(
-            404, f"{what} findes ikke", f"Adressen har ikke et gyldigt {what}."
-        ) from None
-
-
-def party_in_path(cpr: str) -> str:
-    """The party of a CPR number in the address; a 404 page when it is none."""
-    try:
-        return parse_cpr(cpr)
-    except InvalidCpr:
-        raise PageError(
-            404, "Borgeren findes ikke", "Adressen har ikke et gyldigt CPR-nummer."
-        ) from None

@@ -1,0 +1,53 @@
+"""What every part's site (`<part>/ui/site.py`) shares: the address's parameters read as pages
+answer them (an id or a CPR number that is none is a 404 page, a query text has a length
+limit), a refusal of a part's service as a page, and a name shown with its id.
+
+Each part's site keeps what is its own: who may open its pages, its menu and its addresses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Query
+
+from indbetaling.ids import InvalidId, parse_uuid
+from indbetaling.ui.access import PageError
+from indbetaling.ui.cpr import InvalidCpr, parse_cpr
+
+QueryText = Annotated[str | None, Query(max_length=400)]
+"""An optional query parameter of a page (a filter, a page key, a message)."""
+REFUSED_TITLE = "Det kunne ikke lade sig gøre"
+
+
+def refused(status: int, text: str, code: str) -> PageError:
+    """A part's service said no: the page shows its Danish text and its code."""
+    return PageError(status, REFUSED_TITLE, text, code)
+
+
+def uuid_in_path(text: str, what: str) -> UUID:
+    """An id from the address; a 404 page when it is none."""
+    try:
+        return parse_uuid(text, what)
+    except InvalidId:
+        raise PageError(
+            404, f"{what} findes ikke", f"Adressen har ikke et gyldigt {what}."
+        ) from None
+
+
+def party_in_path(cpr: str) -> str:
+    """The party of a CPR number in the address; a 404 page when it is none."""
+    try:
+        return parse_cpr(cpr)
+    except InvalidCpr:
+        raise PageError(
+            404, "Borgeren findes ikke", "Adressen har ikke et gyldigt CPR-nummer."
+        ) from None
+
+
+def named(names: Mapping[str, str], key: str) -> str:
+    """`Navn (key)` when the key has a name, else the key alone."""
+    name = names.get(key)
+    return f"{name} ({key})" if name else key

@@ -16,7 +16,6 @@ twice changes the claim once. A claim of another authority is not found.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
@@ -33,6 +32,7 @@ from indbetaling.debitorsystem.ui.site import StaffSite
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.money import InvalidAmount
 from indbetaling.ui.access import PageError, field
+from indbetaling.ui.confirm import checked, key_of, new_key
 from indbetaling.ui.cpr import InvalidCpr, cpr_digits, masked_cpr, parse_cpr
 from indbetaling.ui.kroner import format_kroner, parse_positive_kroner
 from indbetaling.ui.pages import NOT_FOUND
@@ -340,18 +340,26 @@ def claim_router(site: StaffSite) -> APIRouter:
         ledger = await ledger_of(cvr, claim_text)
         return action_page(request, cvr, ledger=ledger, action=action, typed=Typed(), errors={})
 
-    @router.post(base)
-    async def action_check(request: Request, cvr: str, claim_text: str, slug: str) -> Response:
+    async def read_change(
+        request: Request, cvr: str, claim_text: str, slug: str
+    ) -> tuple[FormData, Action, ClaimLedger, Typed, Checked]:
+        """Both POSTs: the change, checked against the claim (else the form again, 422)."""
         site.staff(request, cvr)
         form = await pages.access.form(request)
         action = action_of(slug)
         ledger = await ledger_of(cvr, claim_text)
         typed = _typed(form)
-        checked, errors = check_change(action, typed, ledger)
-        if checked is None:
-            return action_page(
+        change = checked(
+            check_change(action, typed, ledger),
+            lambda errors: action_page(
                 request, cvr, ledger=ledger, action=action, typed=typed, errors=errors, status=422
-            )
+            ),
+        )
+        return form, action, ledger, typed, change
+
+    @router.post(base)
+    async def action_check(request: Request, cvr: str, claim_text: str, slug: str) -> Response:
+        _, action, ledger, _, change = await read_change(request, cvr, claim_text, slug)
         return pages.render(
             request,
             "debitorsystem/action_confirm.html",
@@ -360,32 +368,18 @@ def claim_router(site: StaffSite) -> APIRouter:
             cvr=cvr,
             ledger=ledger,
             action=action,
-            change=checked,
-            key=str(uuid.uuid4()),
+            change=change,
+            key=new_key(),
         )
 
     @router.post(base + "/bekraeft")
     async def action_do(request: Request, cvr: str, claim_text: str, slug: str) -> Response:
-        site.staff(request, cvr)
-        form = await pages.access.form(request)
-        action = action_of(slug)
-        ledger = await ledger_of(cvr, claim_text)
-        typed = _typed(form)
-        checked, errors = check_change(action, typed, ledger)
-        if checked is None:
-            return action_page(
-                request, cvr, ledger=ledger, action=action, typed=typed, errors=errors, status=422
-            )
-        try:
-            key = str(parse_uuid(field(form, "noegle", 60), "Nøglen"))
-        except InvalidId:
-            raise PageError(
-                400, "Ændringen kunne ikke gemmes", "Bekræftelsen mangler sin nøgle; prøv igen."
-            ) from None
+        form, action, ledger, typed, change = await read_change(request, cvr, claim_text, slug)
+        key = key_of(form, "Ændringen kunne ikke gemmes")
         claim_id = ledger.claim.id
-        request_json: dict[str, object] = {"FordringId": str(claim_id), "Tekst": checked.text}
+        request_json: dict[str, object] = {"FordringId": str(claim_id), "Tekst": change.text}
         if action.amount_label is not None:
-            request_json["Beloeb"] = _decimal(checked.amount)
+            request_json["Beloeb"] = _decimal(change.amount)
         try:
             await site.call(
                 service.once,
@@ -393,7 +387,7 @@ def claim_router(site: StaffSite) -> APIRouter:
                 key,
                 action.operation,
                 request_json,
-                step=step_of(service, action, cvr, claim_id, checked),
+                step=step_of(service, action, cvr, claim_id, change),
                 render=lambda change: {"FordringId": str(change.ledger.claim.id)},
             )
         except PageError as refused:

@@ -18,7 +18,9 @@ from starlette.responses import Response
 from indbetaling.debitorsystem.domain import OrderState, ReversalOrder
 from indbetaling.debitorsystem.ui.site import StaffSite
 from indbetaling.ui.access import PageError, field
+from indbetaling.ui.confirm import checked
 from indbetaling.ui.site import QueryText, uuid_in_path
+from indbetaling.ui.users import WebUser
 from indbetaling.wire_text import ControlCharacter, free_text
 
 PAGE = 50
@@ -117,15 +119,23 @@ def order_router(site: StaffSite) -> APIRouter:
         done = "Ordren er lukket." if besked == "lukket" else ""
         return order_page(request, cvr, found, notice_text=done)
 
-    @router.post("/myndigheder/{cvr}/tilbagefoerselsordrer/{order_text}/luk")
-    async def close_check(request: Request, cvr: str, order_text: str) -> Response:
-        site.staff(request, cvr)
+    async def read_reason(
+        request: Request, cvr: str, order_text: str
+    ) -> tuple[WebUser, ReversalOrder, str, str]:
+        """Both POSTs: why the order is closed (else the order's page again, 422)."""
+        user = site.staff(request, cvr)
         form = await pages.access.form(request)
         found = await order_of(cvr, order_text)
         typed = field(form, "begrundelse", 400)
-        reason, errors = check_reason(typed)
-        if reason is None:
-            return order_page(request, cvr, found, reason=typed, errors=errors, status=422)
+        reason = checked(
+            check_reason(typed),
+            lambda errors: order_page(request, cvr, found, reason=typed, errors=errors, status=422),
+        )
+        return user, found, typed, reason
+
+    @router.post("/myndigheder/{cvr}/tilbagefoerselsordrer/{order_text}/luk")
+    async def close_check(request: Request, cvr: str, order_text: str) -> Response:
+        _, found, _, reason = await read_reason(request, cvr, order_text)
         return pages.render(
             request,
             "debitorsystem/order_confirm.html",
@@ -138,13 +148,7 @@ def order_router(site: StaffSite) -> APIRouter:
 
     @router.post("/myndigheder/{cvr}/tilbagefoerselsordrer/{order_text}/luk/bekraeft")
     async def close(request: Request, cvr: str, order_text: str) -> Response:
-        user = site.staff(request, cvr)
-        form = await pages.access.form(request)
-        found = await order_of(cvr, order_text)
-        typed = field(form, "begrundelse", 400)
-        reason, errors = check_reason(typed)
-        if reason is None:
-            return order_page(request, cvr, found, reason=typed, errors=errors, status=422)
+        user, found, typed, reason = await read_reason(request, cvr, order_text)
         try:
             await site.call(service.close_order, cvr, found.id, user.name, reason)
         except PageError as refused:

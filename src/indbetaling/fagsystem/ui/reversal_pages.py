@@ -31,6 +31,7 @@ from indbetaling.fagsystem.ui import labels
 from indbetaling.fagsystem.ui.site import FagsystemSite, refusal
 from indbetaling.money import InvalidAmount
 from indbetaling.ui.access import field
+from indbetaling.ui.confirm import FormRefused
 from indbetaling.ui.kroner import format_field, format_kroner, parse_share
 from indbetaling.ui.site import QueryText, uuid_in_path
 
@@ -137,8 +138,10 @@ def reversal_router(site: FagsystemSite) -> APIRouter:
     def split_form(form: FormData) -> SplitForm:
         return SplitForm(field(form, "genindbetal", 60), field(form, "tilbagebetal", 60))
 
-    @router.post("/{reversal_text}/udfoer")
-    async def execute_check(request: Request, cvr: str, reversal_text: str) -> Response:
+    async def read_split(
+        request: Request, cvr: str, reversal_text: str
+    ) -> tuple[Reversal, PaymentView, SplitForm, Split]:
+        """Both POSTs: the split, checked against the payment (else the form again, 422)."""
         site.case_worker(request)
         form = await pages.access.form(request)
         site.authority(cvr)
@@ -146,9 +149,16 @@ def reversal_router(site: FagsystemSite) -> APIRouter:
         typed = split_form(form)
         split, errors = check_split(typed, found.amount)
         if split is None:
-            return await reversal_page(
-                request, cvr, found, payment, typed=typed, errors=errors, status=422
+            raise FormRefused(
+                await reversal_page(
+                    request, cvr, found, payment, typed=typed, errors=errors, status=422
+                )
             )
+        return found, payment, typed, split
+
+    @router.post("/{reversal_text}/udfoer")
+    async def execute_check(request: Request, cvr: str, reversal_text: str) -> Response:
+        found, payment, _, split = await read_split(request, cvr, reversal_text)
         return pages.render(
             request,
             "fagsystem/reversal_confirm.html",
@@ -163,16 +173,7 @@ def reversal_router(site: FagsystemSite) -> APIRouter:
 
     @router.post("/{reversal_text}/udfoer/bekraeft")
     async def execute(request: Request, cvr: str, reversal_text: str) -> Response:
-        site.case_worker(request)
-        form = await pages.access.form(request)
-        site.authority(cvr)
-        found, payment = await load(cvr, reversal_text)
-        typed = split_form(form)
-        split, errors = check_split(typed, found.amount)
-        if split is None:
-            return await reversal_page(
-                request, cvr, found, payment, typed=typed, errors=errors, status=422
-            )
+        found, payment, typed, split = await read_split(request, cvr, reversal_text)
         try:
             await service.execute(cvr, found.id, split)
         except Refused as refused:

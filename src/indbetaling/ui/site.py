@@ -7,8 +7,9 @@ Each part's site keeps what is its own: who may open its pages, its menu and its
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Query
@@ -17,6 +18,7 @@ from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.ui.access import PageError
 from indbetaling.ui.cpr import InvalidCpr, parse_cpr
 
+T = TypeVar("T")
 QueryText = Annotated[str | None, Query(max_length=400)]
 """An optional query parameter of a page (a filter, a page key, a message)."""
 REFUSED_TITLE = "Det kunne ikke lade sig gøre"
@@ -25,6 +27,21 @@ REFUSED_TITLE = "Det kunne ikke lade sig gøre"
 def refused(status: int, text: str, code: str) -> PageError:
     """A part's service said no: the page shows its Danish text and its code."""
     return PageError(status, REFUSED_TITLE, text, code)
+
+
+async def call_refusing(
+    refusals: tuple[type[Exception], ...],
+    as_page: Callable[[Any], PageError],
+    fn: Callable[..., T],
+    *args: object,
+    **kwargs: object,
+) -> T:
+    """A blocking service call in a thread; a refusal of the service (one of `refusals`) is
+    the page `as_page` makes of it."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except refusals as refused:
+        raise as_page(refused) from None
 
 
 def uuid_in_path(text: str, what: str) -> UUID:

@@ -71,10 +71,7 @@ def error_queue_router(site: BeskedfordelerSite) -> APIRouter:
                 raise _gone(seq)
             service.redeliver(bf, seq)
 
-        try:
-            await asyncio.to_thread(own_redeliver)
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        await site.call(own_redeliver)
         return pages.redirect(
             request, site.subscriber_root(subscriber_id) + f"/fejlkoe?genleveret={seq}"
         )

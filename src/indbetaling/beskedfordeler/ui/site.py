@@ -16,8 +16,9 @@ Beskedfordeler's own service in-process; they read no other part's tables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from starlette.requests import Request
 
@@ -28,9 +29,10 @@ from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerErr
 from indbetaling.beskedfordeler.transport import AmqpTransport
 from indbetaling.ui.access import PageError
 from indbetaling.ui.pages import NavItem, Pages
-from indbetaling.ui.site import named, refused
+from indbetaling.ui.site import call_refusing, named, refused
 from indbetaling.ui.users import Role, WebUser
 
+T = TypeVar("T")
 PAGES_ROOT = "/beskedfordeler/sider"
 MESSAGE_TYPE_NAMES = {BESKEDTYPE_FORDRING_TIL_INDBETALING: "FordringTilIndbetaling"}
 
@@ -79,6 +81,10 @@ class BeskedfordelerSite:
         return self.pages.access.require(request, Role.BESKEDFORDELER_DRIFT)
 
     # --- the subscriber's own things (blocking: call them in a thread) -----------------------
+
+    async def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """A service call in a thread; its refusal is a page with its Danish text."""
+        return await call_refusing((BeskedfordelerError,), refusal, fn, *args, **kwargs)
 
     def own_mailbox(self, subscriber_id: str, mailbox_id: str) -> Mailbox:
         """The subscriber's mailbox; another's is a 404 page as an unknown one is."""

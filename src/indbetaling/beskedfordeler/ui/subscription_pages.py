@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from indbetaling.beskedfordeler import service
 from indbetaling.beskedfordeler.domain import Filter, Mailbox, Subscription
-from indbetaling.beskedfordeler.service import BeskedfordelerError, NotFound
+from indbetaling.beskedfordeler.service import NotFound
 from indbetaling.beskedfordeler.ui.site import (
     BeskedfordelerSite,
     filter_text,
@@ -33,6 +33,7 @@ from indbetaling.beskedfordeler.ui.site import (
     refusal,
 )
 from indbetaling.ui.access import field
+from indbetaling.ui.confirm import FormRefused
 
 _CVR = re.compile(r"^[0-9]{8}$")
 
@@ -112,6 +113,34 @@ async def _form_page(
     )
 
 
+async def _checked_filter(
+    site: BeskedfordelerSite,
+    request: Request,
+    form: FormData,
+    subscriber_id: str,
+    mailbox: Mailbox,
+    *,
+    subscription: Subscription | None,
+) -> Filter:
+    """The filter a POSTed form asks for (a new one, or `subscription`'s changed); else the
+    form again with what is wrong."""
+    keep = subscription.filter if subscription else None
+    chosen, typed, errors = await asyncio.to_thread(_typed_filter, site, form, subscriber_id, keep)
+    if chosen is None:
+        raise FormRefused(
+            await _form_page(
+                site,
+                request,
+                subscriber_id,
+                mailbox,
+                subscription=subscription,
+                values=typed,
+                errors=errors,
+            )
+        )
+    return chosen
+
+
 def subscription_router(site: BeskedfordelerSite) -> APIRouter:
     pages = site.pages
     bf = site.bf
@@ -130,23 +159,10 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
         site.administrator(request, subscriber_id)
         form = await pages.access.form(request)
         mailbox = await asyncio.to_thread(site.own_mailbox, subscriber_id, mailbox_id)
-        chosen, typed, errors = await asyncio.to_thread(
-            _typed_filter, site, form, subscriber_id, None
+        chosen = await _checked_filter(
+            site, request, form, subscriber_id, mailbox, subscription=None
         )
-        if chosen is None:
-            return await _form_page(
-                site,
-                request,
-                subscriber_id,
-                mailbox,
-                subscription=None,
-                values=typed,
-                errors=errors,
-            )
-        try:
-            await asyncio.to_thread(service.subscribe_own, bf, subscriber_id, mailbox_id, chosen)
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        await site.call(service.subscribe_own, bf, subscriber_id, mailbox_id, chosen)
         return pages.redirect(request, site.mailbox_url(mailbox) + "?besked=oprettet")
 
     @router.get("/abonnementer/{subscription_id}")
@@ -177,25 +193,12 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
         found = await asyncio.to_thread(
             _find_subscription, site, subscriber_id, mailbox_id, subscription_id
         )
-        chosen, typed, errors = await asyncio.to_thread(
-            _typed_filter, site, form, subscriber_id, found.filter
+        chosen = await _checked_filter(
+            site, request, form, subscriber_id, mailbox, subscription=found
         )
-        if chosen is None:
-            return await _form_page(
-                site,
-                request,
-                subscriber_id,
-                mailbox,
-                subscription=found,
-                values=typed,
-                errors=errors,
-            )
-        try:
-            await asyncio.to_thread(
-                service.change_subscription, bf, subscriber_id, mailbox_id, subscription_id, chosen
-            )
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        await site.call(
+            service.change_subscription, bf, subscriber_id, mailbox_id, subscription_id, chosen
+        )
         return pages.redirect(request, site.mailbox_url(mailbox) + "?besked=gemt")
 
     @router.get("/abonnementer/{subscription_id}/slet")
@@ -225,12 +228,7 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
         site.administrator(request, subscriber_id)
         await pages.access.form(request)
         mailbox = await asyncio.to_thread(site.own_mailbox, subscriber_id, mailbox_id)
-        try:
-            await asyncio.to_thread(
-                service.unsubscribe, bf, subscriber_id, mailbox_id, subscription_id
-            )
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        await site.call(service.unsubscribe, bf, subscriber_id, mailbox_id, subscription_id)
         return pages.redirect(request, site.mailbox_url(mailbox) + "?besked=slettet")
 
     return router

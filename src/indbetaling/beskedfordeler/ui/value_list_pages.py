@@ -205,12 +205,7 @@ def value_list_router(site: BeskedfordelerSite) -> APIRouter:
                 remove_text=typed[:2000],
                 status=422,
             )
-        try:
-            removed = await asyncio.to_thread(
-                service.remove_values, bf, list_id, values, subscriber_id
-            )
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        removed = await site.call(service.remove_values, bf, list_id, values, subscriber_id)
         return pages.redirect(
             request, _list_url(site, subscriber_id, list_id) + f"?fjernet={removed}"
         )
@@ -285,12 +280,7 @@ def upload_router(site: BeskedfordelerSite) -> APIRouter:
                 problems=found.problems,
                 status=422,
             )
-        try:
-            added = await asyncio.to_thread(
-                service.add_values, site.bf, list_id, found.values, subscriber_id
-            )
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        added = await site.call(service.add_values, site.bf, list_id, found.values, subscriber_id)
         return pages.redirect(
             request,
             _list_url(site, subscriber_id, list_id) + f"?laest={len(found.values)}&nye={added}",

@@ -32,13 +32,13 @@ from indbetaling.debitorsystem.ui.site import StaffSite
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.money import InvalidAmount
 from indbetaling.ui.access import PageError, field
+from indbetaling.ui.checks import text_error
 from indbetaling.ui.confirm import checked, key_of, new_key
 from indbetaling.ui.cpr import InvalidCpr, cpr_digits, masked_cpr, parse_cpr
 from indbetaling.ui.kroner import format_kroner, parse_positive_kroner
 from indbetaling.ui.pages import NOT_FOUND
 from indbetaling.ui.site import QueryText, party_in_path, uuid_in_path
 from indbetaling.ui.users import Role
-from indbetaling.wire_text import ControlCharacter, free_text
 
 MAX_TEXT = 200
 LIST_LIMIT = 200
@@ -154,14 +154,8 @@ def check_change(
                 if amount > largest:
                     errors["beloeb"] = message
     text = typed.text.strip()
-    if action.text_label is not None:
-        if len(text) > MAX_TEXT:
-            errors["tekst"] = f"Begrundelsen må højst være {MAX_TEXT} tegn"
-        else:
-            try:
-                free_text(text, "Begrundelsen")
-            except ControlCharacter as exc:
-                errors["tekst"] = str(exc)
+    if action.text_label is not None and (wrong := text_error(text, "Begrundelsen", MAX_TEXT)):
+        errors["tekst"] = wrong
     if errors:
         return None, errors
     return Checked(amount, text or None), {}

@@ -18,10 +18,10 @@ from starlette.responses import Response
 from indbetaling.debitorsystem.domain import OrderState, ReversalOrder
 from indbetaling.debitorsystem.ui.site import StaffSite
 from indbetaling.ui.access import PageError, field
+from indbetaling.ui.checks import text_error
 from indbetaling.ui.confirm import checked
 from indbetaling.ui.site import QueryText, uuid_in_path
 from indbetaling.ui.users import WebUser
-from indbetaling.wire_text import ControlCharacter, free_text
 
 PAGE = 50
 MAX_REASON = 200
@@ -40,12 +40,9 @@ def check_reason(typed: str) -> tuple[str | None, dict[str, str]]:
     reason = typed.strip()
     if not reason:
         return None, {"begrundelse": "Skriv hvorfor ordren lukkes"}
-    if len(reason) > MAX_REASON:
-        return None, {"begrundelse": f"Begrundelsen må højst være {MAX_REASON} tegn"}
-    try:
-        free_text(reason, "Begrundelsen")
-    except ControlCharacter as exc:
-        return None, {"begrundelse": str(exc)}
+    wrong = text_error(reason, "Begrundelsen", MAX_REASON)
+    if wrong:
+        return None, {"begrundelse": wrong}
     return reason, {}
 
 

@@ -7,7 +7,6 @@ block on the database, so the pages run them in a thread.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -20,7 +19,7 @@ from indbetaling.debitorsystem.domain import Rejected
 from indbetaling.debitorsystem.service import DebitorService, InvalidRequest
 from indbetaling.ui.access import PageError
 from indbetaling.ui.pages import NavItem, Pages
-from indbetaling.ui.site import named, refused
+from indbetaling.ui.site import call_refusing, named, refused
 from indbetaling.ui.users import Role, WebUser
 
 T = TypeVar("T")
@@ -69,7 +68,4 @@ class StaffSite:
 
     async def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """A service call in a thread; its refusal is a page with its FejlTekst."""
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except (Rejected, InvalidRequest) as refused:
-            raise refusal(refused) from None
+        return await call_refusing((Rejected, InvalidRequest), refusal, fn, *args, **kwargs)

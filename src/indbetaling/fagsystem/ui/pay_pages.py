@@ -28,10 +28,10 @@ from indbetaling.fordring import ClaimView
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.money import InvalidAmount
 from indbetaling.ui.access import PageError, field
+from indbetaling.ui.checks import text_error
 from indbetaling.ui.confirm import checked, key_of, new_key
 from indbetaling.ui.kroner import format_field, format_kroner, parse_positive_kroner
 from indbetaling.ui.site import party_in_path, uuid_in_path
-from indbetaling.wire_text import ControlCharacter, free_text
 
 MAX_TEXT = 200
 
@@ -92,13 +92,9 @@ def check_payment(
     if unit not in org_units:
         errors["organisationsenhed"] = "Vælg en af fagsystemets organisationsenheder"
     text = typed.text.strip()
-    if len(text) > MAX_TEXT:
-        errors["tekst"] = f"Teksten må højst være {MAX_TEXT} tegn"
-    else:
-        try:
-            free_text(text, "Teksten")
-        except ControlCharacter as exc:
-            errors["tekst"] = str(exc)
+    wrong = text_error(text, "Teksten", MAX_TEXT)
+    if wrong:
+        errors["tekst"] = wrong
     if errors or unit is None:
         return None, errors
     return CheckedPayment(amount, unit, text or None), {}

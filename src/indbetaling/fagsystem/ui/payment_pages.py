@@ -6,15 +6,13 @@ GET …/myndigheder/<cvr>/indbetalinger/<IndbetalingId>
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from indbetaling.fagsystem.domain import PaymentState, Refused
+from indbetaling.fagsystem.domain import PaymentState
 from indbetaling.fagsystem.ui import labels
-from indbetaling.fagsystem.ui.site import FagsystemSite, refusal
+from indbetaling.fagsystem.ui.site import FagsystemSite
 from indbetaling.ui.site import QueryText, uuid_in_path
 
 MESSAGES = {
@@ -38,10 +36,7 @@ def payment_router(site: FagsystemSite) -> APIRouter:
         site.case_worker(request)
         site.authority(cvr)
         state = state_filter(tilstand)
-        try:
-            page = await asyncio.to_thread(service.payments, cvr, state=state, key=side)
-        except Refused as refused:
-            raise refusal(refused) from None
+        page = await site.call(service.payments, cvr, state=state, key=side)
         return pages.render(
             request,
             "fagsystem/payments.html",
@@ -62,10 +57,7 @@ def payment_router(site: FagsystemSite) -> APIRouter:
         site.case_worker(request)
         site.authority(cvr)
         payment_id = uuid_in_path(payment_text, "IndbetalingId")
-        try:
-            view = await asyncio.to_thread(service.payment, cvr, payment_id)
-        except Refused as refused:
-            raise refusal(refused) from None
+        view = await site.call(service.payment, cvr, payment_id)
         return pages.render(
             request,
             "fagsystem/payment.html",

@@ -25,8 +25,8 @@ from indbetaling.fagsystem.ui import labels
 from indbetaling.fagsystem.ui.site import FagsystemSite, refusal
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.ui.access import field
+from indbetaling.ui.checks import text_error
 from indbetaling.ui.site import QueryText
-from indbetaling.wire_text import ControlCharacter, free_text
 
 BY_HAND = (ReversalSource.MANUEL_ADVIS, ReversalSource.SAGSBEHANDLER)
 MAX_TEXT = 200
@@ -60,13 +60,9 @@ def check_reversal(typed: ReversalForm) -> tuple[ReversalRequest | None, dict[st
         except InvalidId:
             errors["ordre"] = "Ordrens id er ikke et gyldigt id (8-4-4-4-12 hextegn)"
     text = typed.text.strip()
-    if len(text) > MAX_TEXT:
-        errors["tekst"] = f"Teksten må højst være {MAX_TEXT} tegn"
-    else:
-        try:
-            free_text(text, "Teksten")
-        except ControlCharacter as exc:
-            errors["tekst"] = str(exc)
+    wrong = text_error(text, "Teksten", MAX_TEXT)
+    if wrong:
+        errors["tekst"] = wrong
     if errors or source is None or payment_id is None:
         return None, errors
     return ReversalRequest(payment_id, source, order_id, text or None), {}
@@ -85,10 +81,7 @@ def inbox_router(site: FagsystemSite) -> APIRouter:
         site.authority(cvr)
         chosen = tilstand or ReversalState.AFVENTER.value
         state = ReversalState.__members__.get(chosen)
-        try:
-            page = await asyncio.to_thread(service.reversals, cvr, state=state, key=side)
-        except Refused as refused:
-            raise refusal(refused) from None
+        page = await site.call(service.reversals, cvr, state=state, key=side)
         return pages.render(
             request,
             "fagsystem/reversals.html",

@@ -11,7 +11,6 @@ the reversal, the rest paid back.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from fastapi import APIRouter
@@ -76,11 +75,8 @@ def reversal_router(site: FagsystemSite) -> APIRouter:
 
     async def load(cvr: str, reversal_text: str) -> tuple[Reversal, PaymentView]:
         reversal_id = uuid_in_path(reversal_text, "TilbagefoerselId")
-        try:
-            reversal = await asyncio.to_thread(service.reversal, cvr, reversal_id)
-            payment = await asyncio.to_thread(service.payment, cvr, reversal.payment_id)
-        except Refused as refused:
-            raise refusal(refused) from None
+        reversal = await site.call(service.reversal, cvr, reversal_id)
+        payment = await site.call(service.payment, cvr, reversal.payment_id)
         return reversal, payment
 
     async def reversal_page(

@@ -9,8 +9,9 @@ no other part's tables and call the debitorsystem only through the fagsystem's p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 from uuid import UUID
 
 from starlette.requests import Request
@@ -24,9 +25,10 @@ from indbetaling.fordring import ClaimView
 from indbetaling.ui.access import PageError
 from indbetaling.ui.cpr import cpr_digits
 from indbetaling.ui.pages import NavItem, Pages
-from indbetaling.ui.site import named, refused
+from indbetaling.ui.site import call_refusing, named, refused
 from indbetaling.ui.users import Role, WebUser
 
+T = TypeVar("T")
 DEBITOR_SILENT = (
     "Debitorsystemet svarede ikke, så oversigten over fordringer er måske ikke den nyeste"
 )
@@ -92,6 +94,10 @@ class FagsystemSite:
         except Refused as refused:
             raise refusal(refused) from None
         return cvr
+
+    async def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """A service call in a thread; its refusal is a page with its FejlTekst."""
+        return await call_refusing((Refused,), refusal, fn, *args, **kwargs)
 
     def nav(self, cvr: str | None, current: str = "") -> list[NavItem]:
         items = [NavItem("Myndigheder", f"{self.root}/", current == "home")]

@@ -31,7 +31,7 @@ from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.refusal import Refused
 from indbetaling.ui.access import PageError, WebAccess
 from indbetaling.ui.pages import NavItem, Pages
-from indbetaling.ui.site import QueryText
+from indbetaling.ui.site import QueryText, named
 from indbetaling.ui.users import Role
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -51,8 +51,7 @@ def finance_pages(
     chart_accounts = accounts or Accounts()
 
     def authority_text(cvr: str) -> str:
-        name = authority_names.get(cvr)
-        return f"{name} ({cvr})" if name else cvr
+        return named(authority_names, cvr)
 
     def nav(current: str) -> list[NavItem]:
         return [

@@ -21,8 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from indbetaling.beskedfordeler import service
+from indbetaling.beskedfordeler.domain import Mailbox
 from indbetaling.beskedfordeler.service import BeskedfordelerError, NotFound
+from indbetaling.beskedfordeler.store import FailedMessage
 from indbetaling.beskedfordeler.ui.site import PAGES_ROOT, BeskedfordelerSite, refusal
+from indbetaling.ui.pages import NavItem
 
 Redelivered = Annotated[int | None, Query(ge=0)]
 REFUSED_SHOWN = 100
@@ -30,6 +33,32 @@ REFUSED_SHOWN = 100
 
 def _gone(seq: int) -> NotFound:
     return NotFound(f"Fejlkø-posten {seq} findes ikke (måske er den allerede genleveret)")
+
+
+def _queue_page(
+    site: BeskedfordelerSite,
+    request: Request,
+    boxes: list[Mailbox],
+    failed: list[FailedMessage],
+    *,
+    nav: list[NavItem],
+    action_root: str,
+    redelivered: int | None,
+    operator: bool = False,
+) -> Response:
+    """The error queue's entries of `boxes`, each re-delivered by a POST under `action_root`."""
+    return site.pages.render(
+        request,
+        "beskedfordeler/error_queue.html",
+        nav=nav,
+        site=site,
+        failed=failed,
+        mailbox_names={m.mailbox_id: m.name for m in boxes},
+        owners={m.mailbox_id: m.subscriber_id for m in boxes},
+        operator=operator,
+        action_root=action_root,
+        redelivered=redelivered,
+    )
 
 
 def error_queue_router(site: BeskedfordelerSite) -> APIRouter:
@@ -47,15 +76,12 @@ def error_queue_router(site: BeskedfordelerSite) -> APIRouter:
         site.administrator(request, subscriber_id)
         boxes = await asyncio.to_thread(service.mailboxes_of, bf, subscriber_id)
         failed = await asyncio.to_thread(service.error_queue, bf, [m.mailbox_id for m in boxes])
-        return pages.render(
+        return _queue_page(
+            site,
             request,
-            "beskedfordeler/error_queue.html",
+            boxes,
+            failed,
             nav=site.subscriber_nav(subscriber_id, "errors"),
-            site=site,
-            failed=failed,
-            mailbox_names={m.mailbox_id: m.name for m in boxes},
-            owners={m.mailbox_id: m.subscriber_id for m in boxes},
-            operator=False,
             action_root=site.subscriber_root(subscriber_id) + "/fejlkoe",
             redelivered=genleveret,
         )
@@ -114,17 +140,15 @@ def operator_router(site: BeskedfordelerSite) -> APIRouter:
         site.operator(request)
         boxes = await asyncio.to_thread(service.all_mailboxes, bf)
         failed = await asyncio.to_thread(service.error_queue, bf)
-        return pages.render(
+        return _queue_page(
+            site,
             request,
-            "beskedfordeler/error_queue.html",
+            boxes,
+            failed,
             nav=site.operator_nav("errors"),
-            site=site,
-            failed=failed,
-            mailbox_names={m.mailbox_id: m.name for m in boxes},
-            owners={m.mailbox_id: m.subscriber_id for m in boxes},
-            operator=True,
             action_root=f"{PAGES_ROOT}/drift/fejlkoe",
             redelivered=genleveret,
+            operator=True,
         )
 
     @router.post("/fejlkoe/{seq}/genlever")

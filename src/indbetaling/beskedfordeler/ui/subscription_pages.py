@@ -85,6 +85,14 @@ def _find_subscription(
     return found
 
 
+def _own_subscription(
+    site: BeskedfordelerSite, subscriber_id: str, mailbox_id: str, subscription_id: str
+) -> tuple[Mailbox, Subscription]:
+    """The subscriber's mailbox and one of its subscriptions; another's answers as unknown."""
+    mailbox = site.own_mailbox(subscriber_id, mailbox_id)
+    return mailbox, _find_subscription(site, subscriber_id, mailbox_id, subscription_id)
+
+
 async def _form_page(
     site: BeskedfordelerSite,
     request: Request,
@@ -170,9 +178,8 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
         request: Request, subscriber_id: str, mailbox_id: str, subscription_id: str
     ) -> Response:
         site.administrator(request, subscriber_id)
-        mailbox = await asyncio.to_thread(site.own_mailbox, subscriber_id, mailbox_id)
-        found = await asyncio.to_thread(
-            _find_subscription, site, subscriber_id, mailbox_id, subscription_id
+        mailbox, found = await asyncio.to_thread(
+            _own_subscription, site, subscriber_id, mailbox_id, subscription_id
         )
         return await _form_page(
             site,
@@ -189,9 +196,8 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
     ) -> Response:
         site.administrator(request, subscriber_id)
         form = await pages.access.form(request)
-        mailbox = await asyncio.to_thread(site.own_mailbox, subscriber_id, mailbox_id)
-        found = await asyncio.to_thread(
-            _find_subscription, site, subscriber_id, mailbox_id, subscription_id
+        mailbox, found = await asyncio.to_thread(
+            _own_subscription, site, subscriber_id, mailbox_id, subscription_id
         )
         chosen = await _checked_filter(
             site, request, form, subscriber_id, mailbox, subscription=found
@@ -206,9 +212,8 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
         request: Request, subscriber_id: str, mailbox_id: str, subscription_id: str
     ) -> Response:
         site.administrator(request, subscriber_id)
-        mailbox = await asyncio.to_thread(site.own_mailbox, subscriber_id, mailbox_id)
-        found = await asyncio.to_thread(
-            _find_subscription, site, subscriber_id, mailbox_id, subscription_id
+        mailbox, found = await asyncio.to_thread(
+            _own_subscription, site, subscriber_id, mailbox_id, subscription_id
         )
         names = await asyncio.to_thread(site.list_names, subscriber_id)
         return pages.render(

@@ -13,10 +13,13 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Query
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.ui.access import PageError
 from indbetaling.ui.cpr import InvalidCpr, parse_cpr
+from indbetaling.ui.pages import NavItem, Pages
 
 T = TypeVar("T")
 QueryText = Annotated[str | None, Query(max_length=400)]
@@ -42,6 +45,37 @@ async def call_refusing(
         return await asyncio.to_thread(fn, *args, **kwargs)
     except refusals as refused:
         raise as_page(refused) from None
+
+
+class AuthorityPages:
+    """A part's site whose pages each are about one authority (its CVR in the address): every
+    page shows the part's menu for that authority and gets the site and the CVR."""
+
+    pages: Pages
+
+    def nav(self, cvr: str, current: str = "") -> list[NavItem]:
+        raise NotImplementedError
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        cvr: str,
+        menu: str,
+        *,
+        status: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        """Authority `cvr`'s page `template`, `menu` the menu's current item."""
+        return self.pages.render(
+            request,
+            template,
+            status=status,
+            nav=self.nav(cvr, menu),
+            site=self,
+            cvr=cvr,
+            **context,
+        )
 
 
 def uuid_in_path(text: str, what: str) -> UUID:

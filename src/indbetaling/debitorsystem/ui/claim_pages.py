@@ -180,13 +180,12 @@ def search_router(site: StaffSite) -> APIRouter:
     def search_page(
         request: Request, cvr: str, typed: str = "", error: str = "", status: int = 200
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/search.html",
+            cvr,
+            "search",
             status=status,
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
             typed=typed,
             errors={SEARCH_FIELD: error} if error else {},
         )
@@ -225,12 +224,11 @@ def search_router(site: StaffSite) -> APIRouter:
     def claims_page(
         request: Request, cvr: str, heading: str, ledgers: list[ClaimLedger], empty: str
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/claims.html",
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "search",
             heading=heading,
             ledgers=ledgers,
             empty=empty,
@@ -285,12 +283,11 @@ def claim_router(site: StaffSite) -> APIRouter:
         site.staff(request, cvr)
         ledger = await ledger_of(cvr, claim_text)
         done = next((a.done for a in ACTIONS.values() if a.slug == besked), "")
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/claim.html",
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "search",
             ledger=ledger,
             actions=list(ACTIONS.values()),
             notice_text=done,
@@ -312,13 +309,12 @@ def claim_router(site: StaffSite) -> APIRouter:
         errors: dict[str, str],
         status: int = 200,
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/action.html",
+            cvr,
+            "search",
             status=status,
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
             ledger=ledger,
             action=action,
             typed=typed,
@@ -354,12 +350,11 @@ def claim_router(site: StaffSite) -> APIRouter:
     @router.post(base)
     async def action_check(request: Request, cvr: str, claim_text: str, slug: str) -> Response:
         _, action, ledger, _, change = await read_change(request, cvr, claim_text, slug)
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/action_confirm.html",
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "search",
             ledger=ledger,
             action=action,
             change=change,

@@ -66,12 +66,11 @@ def order_router(site: StaffSite) -> APIRouter:
                     404, "Siden findes ikke", f"'{chosen[:40]}' er ikke en ordres tilstand."
                 ) from None
         page, next_key = await site.call(service.reversal_orders_page, cvr, state, side, PAGE)
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/orders.html",
-            nav=site.nav(cvr, "manual" if state is OrderState.MANUEL else "orders"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "manual" if state is OrderState.MANUEL else "orders",
             orders=page,
             next_key=next_key,
             chosen=chosen,
@@ -93,13 +92,12 @@ def order_router(site: StaffSite) -> APIRouter:
         status: int = 200,
         notice_text: str = "",
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/order.html",
+            cvr,
+            "orders",
             status=status,
-            nav=site.nav(cvr, "orders"),
-            site=site,
-            cvr=cvr,
             order=order,
             state_text=ORDER_STATE,
             reason=reason,
@@ -133,12 +131,11 @@ def order_router(site: StaffSite) -> APIRouter:
     @router.post("/myndigheder/{cvr}/tilbagefoerselsordrer/{order_text}/luk")
     async def close_check(request: Request, cvr: str, order_text: str) -> Response:
         _, found, _, reason = await read_reason(request, cvr, order_text)
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/order_confirm.html",
-            nav=site.nav(cvr, "orders"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "orders",
             order=found,
             reason=reason,
         )

@@ -19,7 +19,7 @@ from indbetaling.debitorsystem.domain import Rejected
 from indbetaling.debitorsystem.service import DebitorService, InvalidRequest
 from indbetaling.ui.access import PageError
 from indbetaling.ui.pages import NavItem, Pages
-from indbetaling.ui.site import call_refusing, named, refused
+from indbetaling.ui.site import AuthorityPages, call_refusing, named, refused
 from indbetaling.ui.users import Role, WebUser
 
 T = TypeVar("T")
@@ -34,7 +34,7 @@ def refusal(refusal: Rejected | InvalidRequest) -> PageError:
 
 
 @dataclass(frozen=True)
-class StaffSite:
+class StaffSite(AuthorityPages):
     service: DebitorService
     pages: Pages
     authority_names: Mapping[str, str] = field(default_factory=dict)

@@ -136,13 +136,12 @@ def pay_router(site: FagsystemSite) -> APIRouter:
         errors: dict[str, str],
         status: int = 200,
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/pay.html",
+            cvr,
+            "search",
             status=status,
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
             part_id=part_id,
             claim=claim,
             typed=typed,
@@ -189,12 +188,11 @@ def pay_router(site: FagsystemSite) -> APIRouter:
     @router.post(base)
     async def pay_check(request: Request, cvr: str, cpr: str, claim_text: str) -> Response:
         posted = await read_payment(request, cvr, cpr, claim_text, ask=True)
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/pay_confirm.html",
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "search",
             part_id=posted.part_id,
             claim=posted.claim,
             payment=posted.payment,

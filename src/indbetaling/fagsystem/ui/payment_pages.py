@@ -37,12 +37,11 @@ def payment_router(site: FagsystemSite) -> APIRouter:
         site.authority(cvr)
         state = state_filter(tilstand)
         page = await site.call(service.payments, cvr, state=state, key=side)
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/payments.html",
-            nav=site.nav(cvr, "payments"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "payments",
             payments=page.items,
             next_key=page.next_key,
             state=state,
@@ -58,12 +57,11 @@ def payment_router(site: FagsystemSite) -> APIRouter:
         site.authority(cvr)
         payment_id = uuid_in_path(payment_text, "IndbetalingId")
         view = await site.call(service.payment, cvr, payment_id)
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/payment.html",
-            nav=site.nav(cvr, "payments"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "payments",
             view=view,
             p=view.payment,
             message=MESSAGES.get(besked or "", ""),

@@ -82,12 +82,11 @@ def inbox_router(site: FagsystemSite) -> APIRouter:
         chosen = tilstand or ReversalState.AFVENTER.value
         state = ReversalState.__members__.get(chosen)
         page = await site.call(service.reversals, cvr, state=state, key=side)
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/reversals.html",
-            nav=site.nav(cvr, "reversals"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "reversals",
             reversals=page.items,
             next_key=page.next_key,
             chosen=chosen if state else "ALLE",
@@ -102,13 +101,12 @@ def inbox_router(site: FagsystemSite) -> APIRouter:
         errors: dict[str, str],
         status: int = 200,
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/reversal_new.html",
+            cvr,
+            "reversals",
             status=status,
-            nav=site.nav(cvr, "reversals"),
-            site=site,
-            cvr=cvr,
             typed=typed,
             errors=errors,
             sources=BY_HAND,

@@ -101,13 +101,12 @@ def reversal_router(site: FagsystemSite) -> APIRouter:
             stale = found.stale
             split = suggested_split(reversal.amount, restance, reversal.overcoverage)
             typed = SplitForm(format_field(split.repay), format_field(split.payback))
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/reversal.html",
+            cvr,
+            "reversals",
             status=status,
-            nav=site.nav(cvr, "reversals"),
-            site=site,
-            cvr=cvr,
             r=reversal,
             view=payment,
             p=payment.payment,
@@ -155,12 +154,11 @@ def reversal_router(site: FagsystemSite) -> APIRouter:
     @router.post("/{reversal_text}/udfoer")
     async def execute_check(request: Request, cvr: str, reversal_text: str) -> Response:
         found, payment, _, split = await read_split(request, cvr, reversal_text)
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/reversal_confirm.html",
-            nav=site.nav(cvr, "reversals"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "reversals",
             r=found,
             p=payment.payment,
             split=split,

@@ -25,7 +25,7 @@ from indbetaling.fordring import ClaimView
 from indbetaling.ui.access import PageError
 from indbetaling.ui.cpr import cpr_digits
 from indbetaling.ui.pages import NavItem, Pages
-from indbetaling.ui.site import call_refusing, named, refused
+from indbetaling.ui.site import AuthorityPages, call_refusing, named, refused
 from indbetaling.ui.users import Role, WebUser
 
 T = TypeVar("T")
@@ -51,7 +51,7 @@ class ClaimsNow:
 
 
 @dataclass(frozen=True)
-class FagsystemSite:
+class FagsystemSite(AuthorityPages):
     service: PaymentService
     pages: Pages
     name: str

@@ -48,10 +48,22 @@ async def call_refusing(
 
 
 class AuthorityPages:
-    """A part's site whose pages each are about one authority (its CVR in the address): every
-    page shows the part's menu for that authority and gets the site and the CVR."""
+    """A part's site whose pages each are about one authority (its CVR in the address, under
+    `<root>/myndigheder/<cvr>`): every page shows the part's menu for that authority and gets
+    the site and the CVR."""
 
     pages: Pages
+    authority_names: Mapping[str, str]
+
+    @property
+    def root(self) -> str:
+        raise NotImplementedError
+
+    def base(self, cvr: str) -> str:
+        return f"{self.root}/myndigheder/{cvr}"
+
+    def authority_text(self, cvr: str) -> str:
+        return named(self.authority_names, cvr)
 
     def nav(self, cvr: str, current: str = "") -> list[NavItem]:
         raise NotImplementedError

@@ -19,7 +19,7 @@ from indbetaling.debitorsystem.domain import Rejected
 from indbetaling.debitorsystem.service import DebitorService, InvalidRequest
 from indbetaling.ui.access import PageError
 from indbetaling.ui.pages import NavItem, Pages
-from indbetaling.ui.site import AuthorityPages, call_refusing, named, refused
+from indbetaling.ui.site import AuthorityPages, call_refusing, refused
 from indbetaling.ui.users import Role, WebUser
 
 T = TypeVar("T")
@@ -41,14 +41,8 @@ class StaffSite(AuthorityPages):
 
     root = PREFIX
 
-    def base(self, cvr: str) -> str:
-        return f"{self.root}/myndigheder/{cvr}"
-
     def claim_url(self, cvr: str, claim_id: UUID) -> str:
         return f"{self.base(cvr)}/fordringer/{claim_id}"
-
-    def authority_text(self, cvr: str) -> str:
-        return named(self.authority_names, cvr)
 
     def staff(self, request: Request, cvr: str) -> WebUser:
         """The signed-in staff of authority `cvr` (or the sign-in page, or 403)."""

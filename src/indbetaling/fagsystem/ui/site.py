@@ -25,7 +25,7 @@ from indbetaling.fordring import ClaimView
 from indbetaling.ui.access import PageError
 from indbetaling.ui.cpr import cpr_digits
 from indbetaling.ui.pages import NavItem, Pages
-from indbetaling.ui.site import AuthorityPages, call_refusing, named, refused
+from indbetaling.ui.site import AuthorityPages, call_refusing, refused
 from indbetaling.ui.users import Role, WebUser
 
 T = TypeVar("T")
@@ -65,14 +65,8 @@ class FagsystemSite(AuthorityPages):
     def root(self) -> str:
         return f"/fagsystem/{self.id}"
 
-    def base(self, cvr: str) -> str:
-        return f"{self.root}/myndigheder/{cvr}"
-
     def citizen_url(self, cvr: str, part_id: str) -> str:
         return f"{self.base(cvr)}/borgere/{cpr_digits(part_id) or part_id}"
-
-    def authority_text(self, cvr: str) -> str:
-        return named(self.authority_names, cvr)
 
     @property
     def authorities(self) -> list[str]:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING
 from indbetaling.beskedfordeler import service
@@ -33,6 +34,7 @@ from indbetaling.ui.site import call_refusing, named, refused
 from indbetaling.ui.users import Role, WebUser
 
 T = TypeVar("T")
+MAX_NAME = 200
 PAGES_ROOT = "/beskedfordeler/sider"
 MESSAGE_TYPE_NAMES = {BESKEDTYPE_FORDRING_TIL_INDBETALING: "FordringTilIndbetaling"}
 
@@ -42,6 +44,16 @@ def refusal(exc: BeskedfordelerError) -> PageError:
     if exc.status == 44:
         return PageError(404, "Findes ikke", str(exc), "IKKE_FUNDET")
     return refused(422, str(exc), "UGYLDIG")
+
+
+def name_error(name: str, whose: str) -> str:
+    """What is wrong with a new mailbox's or value list's name (`whose`: `dueslagets`,
+    `værdilistens`); empty when nothing is."""
+    if not name:
+        return f"Skriv {whose} navn"
+    if len(name) > MAX_NAME:
+        return f"{whose.capitalize()} navn må højst have {MAX_NAME} tegn"
+    return ""
 
 
 def message_type_text(message_type: str | None) -> str:
@@ -108,6 +120,27 @@ class BeskedfordelerSite:
             NavItem("Værdilister", f"{root}/vaerdilister/", current == "lists"),
             NavItem("Fejlkø", f"{root}/fejlkoe", current == "errors"),
         ]
+
+    def subscriber_page(
+        self,
+        request: Request,
+        template: str,
+        subscriber_id: str,
+        menu: str,
+        *,
+        status: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        """Page `template` of a subscriber's administrator, `menu` the menu's current item."""
+        return self.pages.render(
+            request,
+            template,
+            status=status,
+            nav=self.subscriber_nav(subscriber_id, menu),
+            site=self,
+            subscriber_id=subscriber_id,
+            **context,
+        )
 
     def operator_nav(self, current: str = "") -> list[NavItem]:
         return [

@@ -105,13 +105,12 @@ async def _form_page(
 ) -> Response:
     types = await asyncio.to_thread(service.message_types, site.bf)
     names = await asyncio.to_thread(site.list_names, subscriber_id)
-    return site.pages.render(
+    return site.subscriber_page(
         request,
         "beskedfordeler/subscription.html",
+        subscriber_id,
+        "mailboxes",
         status=422 if errors else 200,
-        nav=site.subscriber_nav(subscriber_id, "mailboxes"),
-        site=site,
-        subscriber_id=subscriber_id,
         mailbox=mailbox,
         subscription=subscription,
         message_types=[(t, message_type_text(t)) for t in types],

@@ -47,12 +47,23 @@ async def call_refusing(
         raise as_page(refused) from None
 
 
-class AuthorityPages:
+class SitePages:
+    """A part's site: each of its pages gets the site and a menu."""
+
+    pages: Pages
+
+    def page(
+        self, request: Request, template: str, nav: list[NavItem], **context: Any
+    ) -> HTMLResponse:
+        """Page `template` with the menu `nav` (`status` and the rest as `Pages.render`)."""
+        return self.pages.render(request, template, nav=nav, site=self, **context)
+
+
+class AuthorityPages(SitePages):
     """A part's site whose pages each are about one authority (its CVR in the address, under
     `<root>/myndigheder/<cvr>`): every page shows the part's menu for that authority and gets
     the site and the CVR."""
 
-    pages: Pages
     authority_names: Mapping[str, str]
 
     @property
@@ -69,25 +80,10 @@ class AuthorityPages:
         raise NotImplementedError
 
     def render(
-        self,
-        request: Request,
-        template: str,
-        cvr: str,
-        menu: str,
-        *,
-        status: int = 200,
-        **context: Any,
+        self, request: Request, template: str, cvr: str, menu: str, **context: Any
     ) -> HTMLResponse:
         """Authority `cvr`'s page `template`, `menu` the menu's current item."""
-        return self.pages.render(
-            request,
-            template,
-            status=status,
-            nav=self.nav(cvr, menu),
-            site=self,
-            cvr=cvr,
-            **context,
-        )
+        return self.page(request, template, self.nav(cvr, menu), cvr=cvr, **context)
 
 
 def uuid_in_path(text: str, what: str) -> UUID:

@@ -47,11 +47,10 @@ def _queue_page(
     operator: bool = False,
 ) -> Response:
     """The error queue's entries of `boxes`, each re-delivered by a POST under `action_root`."""
-    return site.pages.render(
+    return site.page(
         request,
         "beskedfordeler/error_queue.html",
-        nav=nav,
-        site=site,
+        nav,
         failed=failed,
         mailbox_names={m.mailbox_id: m.name for m in boxes},
         owners={m.mailbox_id: m.subscriber_id for m in boxes},
@@ -122,11 +121,10 @@ def operator_router(site: BeskedfordelerSite) -> APIRouter:
             failed_per_box[item.mailbox_id] = failed_per_box.get(item.mailbox_id, 0) + 1
         refused = await asyncio.to_thread(service.refused_count, bf)
         known = [d for d in depths.values() if d is not None]
-        return pages.render(
+        return site.page(
             request,
             "beskedfordeler/operator.html",
-            nav=site.operator_nav("mailboxes"),
-            site=site,
+            site.operator_nav("mailboxes"),
             mailboxes=sorted(boxes, key=lambda m: (site.subscriber_text(m.subscriber_id), m.name)),
             depths=depths,
             total=sum(known),
@@ -168,11 +166,10 @@ def operator_router(site: BeskedfordelerSite) -> APIRouter:
         site.operator(request)
         found = await asyncio.to_thread(service.refused, bf, None, 0, REFUSED_SHOWN)
         count = await asyncio.to_thread(service.refused_count, bf)
-        return pages.render(
+        return site.page(
             request,
             "beskedfordeler/refused.html",
-            nav=site.operator_nav("refused"),
-            site=site,
+            site.operator_nav("refused"),
             refused=found,
             count=count,
             shown=REFUSED_SHOWN,

@@ -30,7 +30,7 @@ from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerErr
 from indbetaling.beskedfordeler.transport import AmqpTransport
 from indbetaling.ui.access import PageError
 from indbetaling.ui.pages import NavItem, Pages
-from indbetaling.ui.site import call_refusing, named, refused
+from indbetaling.ui.site import SitePages, call_refusing, named, refused
 from indbetaling.ui.users import Role, WebUser
 
 T = TypeVar("T")
@@ -64,7 +64,7 @@ def message_type_text(message_type: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class BeskedfordelerSite:
+class BeskedfordelerSite(SitePages):
     bf: Beskedfordeler
     pages: Pages
     subscriber_names: Mapping[str, str] = field(default_factory=dict)
@@ -122,25 +122,11 @@ class BeskedfordelerSite:
         ]
 
     def subscriber_page(
-        self,
-        request: Request,
-        template: str,
-        subscriber_id: str,
-        menu: str,
-        *,
-        status: int = 200,
-        **context: Any,
+        self, request: Request, template: str, subscriber_id: str, menu: str, **context: Any
     ) -> HTMLResponse:
         """Page `template` of a subscriber's administrator, `menu` the menu's current item."""
-        return self.pages.render(
-            request,
-            template,
-            status=status,
-            nav=self.subscriber_nav(subscriber_id, menu),
-            site=self,
-            subscriber_id=subscriber_id,
-            **context,
-        )
+        nav = self.subscriber_nav(subscriber_id, menu)
+        return self.page(request, template, nav, subscriber_id=subscriber_id, **context)
 
     def operator_nav(self, current: str = "") -> list[NavItem]:
         return [

@@ -24,6 +24,26 @@ PARTS: tuple[Part, ...] = (
     "nemkonto",
 )
 
+ServedPart = Literal[
+    "gateway", "debitorsystem", "fagsystem", "beskedfordeler", "finance", "nemkonto"
+]
+"""A part as `indbetaling serve` and `indbetaling migrate` name it (CONTRACT §8)."""
+SERVED_PARTS: tuple[ServedPart, ...] = (
+    "gateway",
+    "debitorsystem",
+    "fagsystem",
+    "beskedfordeler",
+    "finance",
+    "nemkonto",
+)
+
+
+def stored_part(part: ServedPart) -> Part:
+    """The part whose database and migrations a served part uses: the gateway's are the
+    Serviceplatform's."""
+    return "serviceplatform" if part == "gateway" else part
+
+
 SecretName = Literal[
     "operator_token", "debitorsystem_client_secret", "debitorsystem_auditor_token", "finance_token"
 ]

@@ -17,7 +17,7 @@ from indbetaling.beskedfordeler import cli as beskedfordeler_cli
 from indbetaling.demo_setup import ensure_demo, write_demo_json
 from indbetaling.finance import cli as finance_cli
 from indbetaling.observability import configure_logging
-from indbetaling.production import migrate_command
+from indbetaling.production import migrate_command, serve_command
 from indbetaling.settings import Settings
 
 BOOKINGS_WAIT_SECONDS = 120.0
@@ -27,6 +27,7 @@ app = typer.Typer(no_args_is_help=True, help="Indbetaling: SF1590_B_03 Afsend De
 app.add_typer(beskedfordeler_cli.app, name="beskedfordeler")
 app.command("afstem")(finance_cli.afstem)
 app.command("migrate")(migrate_command)
+app.command("serve")(serve_command)
 
 
 @app.callback()

@@ -73,7 +73,7 @@ def _register_demo_it_systems(system: System, plan: DemoPlan) -> None:
     platform.register_it_system(
         debitor_id,
         "Debitorsystem",
-        "debitorsystem",
+        settings.debitorsystem_client_id,
         client_secret=debitorsystem_secret(settings),
     )
     base = settings.base_url
@@ -183,7 +183,7 @@ def _demo_json(system: System, plan: DemoPlan, stored: dict[str, Any]) -> dict[s
         "debitorsystemer": [
             {
                 "id": str(system.debitorsystem_id),
-                "client_id": "debitorsystem",
+                "client_id": settings.debitorsystem_client_id,
                 "client_secret": debitorsystem_secret(settings),
                 "authorities": [a.cvr for a in plan.authorities],
                 "auditor_token": auditor_token(settings),

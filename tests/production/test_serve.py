@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from e2e.caseworker import (
     CaseWorker,
@@ -45,6 +46,7 @@ from e2e.caseworker import (
     wait_until,
 )
 from e2e.test_run import free_port
+from indbetaling import cli
 from indbetaling.db import head_revision, make_engine, migrate
 from indbetaling.settings import SERVED_PARTS, stored_part
 
@@ -68,23 +70,12 @@ def indbetaling(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Comple
     )
 
 
-def run_all(commands: list[tuple[list[str], dict[str, str]]], cwd: Path) -> None:
-    """Operator commands at once (each on its own part's database), each as a process; each
-    must succeed."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "indbetaling.cli", *command],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for command, env in commands
-    ]
-    for (command, _), proc in zip(commands, procs, strict=True):
-        out, err = proc.communicate(timeout=180)
-        assert proc.returncode == 0, f"{command}: {out}{err}"
+def operator(*args: str, env: dict[str, str]) -> str:
+    """An operator's command (`migrate`, `register`, `staff-token`) with a part's settings; run
+    in this process (the same code as its own process, without the start of an interpreter)."""
+    result = CliRunner().invoke(cli.app, list(args), env=env)
+    assert result.exit_code == 0, f"{args}: {result.output}"
+    return result.output
 
 
 @dataclass
@@ -132,6 +123,11 @@ class Deployment:
 
     def log(self, part: str) -> str:
         return (self.root / f"{part}.log").read_text(errors="replace")[-3000:]
+
+    def workers_started(self, part: str) -> int:
+        """How many of the part's worker processes have finished starting (ever)."""
+        text = (self.root / f"{part}.log").read_text(errors="replace")
+        return text.count("Application startup complete")
 
     def ready(self, part: str) -> bool:
         proc = self.procs[part]
@@ -339,38 +335,27 @@ def deployment(tmp_path: Path, postgres_admin_url: str, rabbit_node: Any) -> Ite
         }
         d = Deployment(root, env, databases, urls, fagsystem, org_unit, tokens)
         try:
-            run_all([(["migrate", part], d.env_of(part)) for part in SERVED_PARTS], root)
+            for part in SERVED_PARTS:
+                operator("migrate", part, env=d.env_of(part))
             for part in SERVED_PARTS:
                 d.serve(part)
             (root / "registrations.json").write_text(
                 json.dumps(registrations(d, debitor_id, str(uuid.uuid4())), ensure_ascii=False)
             )
-            run_all(
-                [
-                    (["gateway", "register", "--file", "registrations.json"], d.env_of("gateway")),
-                    (
-                        ["debitorsystem", "register", "--file", "registrations.json"],
-                        d.env_of("debitorsystem"),
-                    ),
-                    (
-                        ["beskedfordeler", "register", "--file", "registrations.json"],
-                        d.env_of("beskedfordeler"),
-                    ),
-                ],
-                root,
+            file = str(root / "registrations.json")
+            for part in ("gateway", "debitorsystem", "beskedfordeler"):
+                operator(part, "register", "--file", file, env=d.env_of(part))
+            staff = operator(
+                "debitorsystem", "staff-token", CVR, "Opkrævningen", env=d.env_of("debitorsystem")
             )
-            staff = indbetaling(
-                "debitorsystem",
-                "staff-token",
-                CVR,
-                "Opkrævningen",
-                env=d.env_of("debitorsystem"),
-                cwd=root,
-            )
-            assert staff.returncode == 0, staff.stderr
-            d.tokens["staff"] = staff.stdout.strip()
+            d.tokens["staff"] = staff.strip().splitlines()[-1]
             for part in SERVED_PARTS:
                 wait_until(f"{part} ready", lambda part=part: d.ready(part), START_SECONDS)
+                wait_until(
+                    f"{part}: {WORKERS} workers started",
+                    lambda part=part: d.workers_started(part) >= int(WORKERS),
+                    START_SECONDS,
+                )
             yield d
         finally:
             d.stop()

@@ -34,15 +34,23 @@ from indbetaling.demo_identity import (
     finance_token,
     operator_token,
     push_secret,
+    web_session_secret,
 )
-from indbetaling.demo_plan import make_plan
+from indbetaling.demo_plan import DemoPlan, make_plan
+from indbetaling.demo_users import demo_accounts
 from indbetaling.fagsystem import app as fagsystem_app
 from indbetaling.fagsystem.domain import ReversalPolicy
+from indbetaling.finance import app as finance_app
 from indbetaling.parts import mount, new_app
 from indbetaling.public_openapi import Forwarded, publish
 from indbetaling.serviceplatform import app as serviceplatform_app
 from indbetaling.serviceplatform.service import Serviceplatform
 from indbetaling.settings import Part, Settings
+from indbetaling.ui.access import WebAccess
+from indbetaling.ui.pages import Pages
+from indbetaling.ui.sessions import SessionCodec
+from indbetaling.ui.signin import Link, signin_router
+from indbetaling.ui.users import Account, UserDirectory
 
 PARTS_IN_PROCESS: tuple[Part, ...] = (
     "debitorsystem",
@@ -63,6 +71,7 @@ class System:
     platform: Serviceplatform
     beskedfordeler: Beskedfordeler
     fagsystems: fagsystem_app.FagsystemApp
+    web_accounts: list[Account]
 
     @property
     def debitorsystem_id(self) -> uuid.UUID:
@@ -94,13 +103,31 @@ def build(settings: Settings) -> System:
     platform = composition.gateway(engines["serviceplatform"], in_process, secrets)
     jwks = platform.platform.jwks()
     peers = Peers.at(in_process, base, lambda: jwks)
+    plan = make_plan(settings.demo_seed, settings.demo_claims)
     hosted = demo_fagsystems(settings)
-    debitorsystem = composition.debitorsystem(settings, engines["debitorsystem"], peers, secrets)
-    fagsystems = composition.fagsystem(engines["fagsystem"], peers, secrets, hosted)
+    accounts = demo_accounts(settings, plan)
+    access = WebAccess(
+        SessionCodec(web_session_secret(settings), secure=base.startswith("https:")),
+        UserDirectory(accounts),
+    )
+    names = {a.cvr: a.name for a in plan.authorities}
+    debitorsystem = composition.debitorsystem(
+        settings,
+        engines["debitorsystem"],
+        peers,
+        secrets,
+        web=debitorsystem_app.Web(access, names),
+    )
+    fagsystems = composition.fagsystem(
+        engines["fagsystem"], peers, secrets, hosted, web=fagsystem_app.Web(access, names)
+    )
     beskedfordeler = composition.beskedfordeler(settings, engines["beskedfordeler"], peers)
-    finance = composition.finance(engines["finance"], peers, secrets, hosted)
+    finance = composition.finance(
+        engines["finance"], peers, secrets, hosted, web=finance_app.Web(access, names)
+    )
     nemkonto = composition.nemkonto(engines["nemkonto"], secrets)
     mount(app, workers, [platform, debitorsystem, fagsystems, beskedfordeler, finance, nemkonto])
+    app.include_router(signin_router(Pages(access, [], "Indbetaling"), _page_links(plan)))
     # Clients call the gateway's REST paths; the providers' own addresses stay private.
     publish(
         app,
@@ -123,6 +150,7 @@ def build(settings: Settings) -> System:
         platform.platform,
         beskedfordeler.service,
         fagsystems,
+        accounts,
     )
 
 
@@ -136,9 +164,25 @@ def demo_secrets(settings: Settings) -> Secrets:
     )
 
 
+def _page_links(plan: DemoPlan) -> list[Link]:
+    """What the front page links to: each part's pages."""
+    return [
+        *(
+            Link(f.name, fagsystem_app.prefix(f.id) + "/", "fagsystemets sider for sagsbehandlere")
+            for f in plan.fagsystems
+        ),
+        Link(
+            "Debitorsystem",
+            debitorsystem_app.PREFIX + "/",
+            "opkrævningens sider: fordringer, nedreguleringer og tilbageførselsordrer",
+        ),
+        Link("Økonomi", "/finance/", "posteringer og afstemning"),
+    ]
+
+
 def demo_fagsystems(settings: Settings) -> list[FagsystemSettings]:
     """The demo's fagsystems, hosted by the embedded default, with the demo's credentials."""
-    plan = make_plan(settings.demo_seed, settings.demo_claims)
+    plan = make_plan(settings.demo_seed, settings.demo_claims)  # the same plan for a seed
     return [
         FagsystemSettings(
             id=f.id,

@@ -77,6 +77,13 @@ def run(
         ]:
             console.print(f"  {name}: {settings.base_url}{url}")
         console.print(f"  Demo-data og adgangsnøgler: {path}")
+        console.print(f"[bold]Websider[/]: log ind på {settings.base_url}/log-ind som")
+        for user in demo_data.get("web_users", []):
+            console.print(
+                f"  {user['username']} / {user['password']}  ({user['name']})",
+                highlight=False,
+                soft_wrap=True,
+            )
 
     threading.Thread(target=announce_when_ready, daemon=True).start()
     server.run()

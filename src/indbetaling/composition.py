@@ -286,8 +286,14 @@ def gateway(
 
 
 def debitorsystem(
-    settings: Settings, engine: Engine, peers: Peers, secrets: Secrets
+    settings: Settings,
+    engine: Engine,
+    peers: Peers,
+    secrets: Secrets,
+    *,
+    web: debitorsystem_app.Web | None = None,
 ) -> debitorsystem_app.DebitorsystemApp:
+    """The debitorsystem; with `web`, also collections staff's pages."""
     secret = secrets.need("debitorsystem_client_secret")
     return debitorsystem_app.build(
         engine,
@@ -301,6 +307,7 @@ def debitorsystem(
         publisher=_claim_publisher(settings, peers, secret),
         retention=timedelta(days=settings.idempotency_retention_days),
         auditor_token=secrets.debitorsystem_auditor_token,
+        web=web,
     )
 
 
@@ -314,10 +321,16 @@ def _claim_publisher(settings: Settings, peers: Peers, secret: str) -> Publisher
 
 
 def fagsystem(
-    engine: Engine, peers: Peers, secrets: Secrets, hosted: Sequence[FagsystemSettings]
+    engine: Engine,
+    peers: Peers,
+    secrets: Secrets,
+    hosted: Sequence[FagsystemSettings],
+    *,
+    web: fagsystem_app.Web | None = None,
 ) -> fagsystem_app.FagsystemApp:
     """The hosted fagsystems: each calls DebitorIndbetalingAfsend through the gateway with its
-    own credentials, and books in finance and NemKonto."""
+    own credentials, and books in finance and NemKonto; with `web`, also their case workers'
+    pages."""
     return fagsystem_app.build(
         engine,
         [
@@ -327,6 +340,7 @@ def fagsystem(
                 caseworker_token=f.caseworker_token,
                 reversal_policy=f.reversal_policy,
                 org_units=f.org_units,
+                name=f.name,
             )
             for f in hosted
         ],
@@ -345,6 +359,7 @@ def fagsystem(
             ),
             http=peers.http,
         ),
+        web=web,
     )
 
 
@@ -357,10 +372,15 @@ def beskedfordeler(
 
 
 def finance(
-    engine: Engine, peers: Peers, secrets: Secrets, hosted: Sequence[FagsystemSettings]
+    engine: Engine,
+    peers: Peers,
+    secrets: Secrets,
+    hosted: Sequence[FagsystemSettings],
+    *,
+    web: finance_app.Web | None = None,
 ) -> finance_app.FinanceApp:
     """Finance, reconciling over the APIs of the hosted fagsystems (case-worker tokens), the
-    debitorsystem (auditor token) and NemKonto (finance token)."""
+    debitorsystem (auditor token) and NemKonto (finance token); with `web`, also its pages."""
     token = secrets.need("finance_token")
     sources = finance_app.ReconciliationSources(
         fagsystems=[
@@ -378,7 +398,7 @@ def finance(
         ),
         nemkonto=finance_app.ApiSource(f"{peers.url('nemkonto')}{nemkonto_app.API_ROOT}", token),
     )
-    return finance_app.build(engine, tokens=[token], http=peers.http, sources=sources)
+    return finance_app.build(engine, tokens=[token], http=peers.http, sources=sources, web=web)
 
 
 def nemkonto(engine: Engine, secrets: Secrets) -> nemkonto_app.NemKontoApp:

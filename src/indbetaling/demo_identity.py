@@ -68,6 +68,16 @@ def caseworker_token(settings: Settings, fagsystem_id: uuid.UUID) -> str:
     return demo_secret(settings, f"caseworker:{fagsystem_id}")
 
 
+def web_session_secret(settings: Settings) -> str:
+    """The key the pages' session cookies are signed with: from the settings, else the demo's."""
+    return settings.secret("web_session_secret") or demo_secret(settings, "web-session")
+
+
+def web_password(settings: Settings, username: str) -> str:
+    """A demo user's password for the pages."""
+    return demo_secret(settings, f"web-user:{username}")[:20]
+
+
 def push_secret(settings: Settings, fagsystem_id: uuid.UUID) -> str:
     key = demo_secret(settings, f"push:{fagsystem_id}").encode()
     return "whsec_" + base64.b64encode(key).decode()

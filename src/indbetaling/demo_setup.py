@@ -39,6 +39,7 @@ from indbetaling.demo_identity import (
     push_secret,
 )
 from indbetaling.demo_plan import DemoPlan, make_plan
+from indbetaling.demo_users import web_users_json
 from indbetaling.serviceplatform import registrations as gateway_registrations
 from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH
 from indbetaling.serviceplatform.registrations import (
@@ -229,6 +230,7 @@ def _demo_json(system: System, plan: DemoPlan, stored: dict[str, Any]) -> dict[s
         "staff_tokens": stored.get("staff_tokens", {}),
         "operator_token": operator_token(settings),
         "finance_token": finance_token(settings),
+        "web_users": web_users_json(system.web_accounts, base),
     }
 
 

@@ -46,7 +46,11 @@ def stored_part(part: ServedPart) -> Part:
 
 
 SecretName = Literal[
-    "operator_token", "debitorsystem_client_secret", "debitorsystem_auditor_token", "finance_token"
+    "operator_token",
+    "debitorsystem_client_secret",
+    "debitorsystem_auditor_token",
+    "finance_token",
+    "web_session_secret",
 ]
 
 
@@ -123,6 +127,10 @@ class Settings(BaseSettings):
     reconciliation); the fagsystems book with it."""
     finance_token_file: Path | None = None
     """A file holding the finance token (instead of `finance_token`)."""
+    web_session_secret: SecretStr | None = None
+    """The key the web pages' session cookies are signed with (at least 16 characters)."""
+    web_session_secret_file: Path | None = None
+    """A file holding the session key (instead of `web_session_secret`)."""
 
     def secret(self, name: SecretName) -> str | None:
         """A secret from the environment or from its `_file` setting; None when neither is set.

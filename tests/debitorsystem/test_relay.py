@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from debitorsystem.conftest import CVR, World, WorldFactory
 from fagsystem.harness import (
@@ -35,7 +35,9 @@ from fagsystem.harness import (
     closed_port_url,
     reversal_world,
 )
+from indbetaling.besked_afsend import Outgoing, PublishFailed
 from indbetaling.db import make_engine, read
+from indbetaling.debitorsystem import app as debitorsystem_app
 from indbetaling.debitorsystem import store
 from indbetaling.debitorsystem.api import staff_router
 from indbetaling.debitorsystem.domain import OrderState, ReversalOrder, ReversalReason
@@ -310,6 +312,47 @@ def test_run_relay_delivers_in_its_thread_until_stopped(env: Env) -> None:
         thread.join(timeout=60)
     assert not thread.is_alive()
     assert [o.order_id for o in pending_orders(env.wire.fagsystem_engine)] == [order.id]
+
+
+class NoPublisher:
+    async def connect(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def publish(self, message: Outgoing) -> None:
+        raise PublishFailed("not in this test")
+
+
+def test_the_relay_thread_of_the_debitorsystem_closes_its_http_client_when_it_stops(
+    part_engine: Callable[[str, str], Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread `indbetaling run` and `serve debitorsystem` start for reversal orders lets go
+    of its connections to the gateway when the server stops (they were left to the garbage
+    collector, a ResourceWarning for every kept-alive socket)."""
+    made: list[ReversalOrderClient] = []
+
+    class Recorded(ReversalOrderClient):
+        def __init__(self, settings: RelaySettings) -> None:
+            super().__init__(settings)
+            made.append(self)
+
+    monkeypatch.setattr(debitorsystem_app, "ReversalOrderClient", Recorded)
+    part = debitorsystem_app.build(
+        part_engine("debitorsystem", "sqlite"),
+        system_id=uuid.uuid4(),
+        platform_jwks={"keys": []},
+        relay_settings=RelaySettings("http://gateway.test", DEBITOR_CLIENT_ID, DEBITOR_SECRET),
+        publisher=NoPublisher(),
+        retention=timedelta(days=30),
+    )
+    (deliver,) = [loop for name, loop in part.threads if name == "tilbageførselsordrer"]
+    stop = threading.Event()
+    stop.set()
+    deliver(stop)
+    (client,) = made
+    assert client.http.is_closed
 
 
 def relay_process(program: str, url: str, wire: ReversalWorld, *args: str) -> list[str]:

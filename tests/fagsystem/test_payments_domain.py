@@ -148,6 +148,23 @@ def test_automatic_split_pays_again_what_is_owed_and_back_the_rest() -> None:
     assert domain.automatic_split(10_000, None) == Split(0, 10_000)
 
 
+@given(
+    owed=st.integers(min_value=0, max_value=10**9),
+    others=st.integers(min_value=0, max_value=10**9),
+    amount=st.integers(min_value=1, max_value=10**9),
+)
+def test_the_suggested_split_is_what_automatisk_makes_of_the_restance_after(
+    owed: int, others: int, amount: int
+) -> None:
+    """Before it asks, the fagsystem knows the claim as shown (Restance never below 0) and the
+    order's over-coverage; from them it foresees the Restance once the payment is reversed."""
+    raw = owed - others - amount  # what the claim owes with the payment counted; < 0 over-covered
+    shown, over = max(0, raw), max(0, -raw)
+    after = max(0, raw + amount)
+    assert domain.expected_restance_after(shown, amount, over) == after
+    assert domain.suggested_split(amount, shown, over) == domain.automatic_split(amount, after)
+
+
 def test_the_reason_follows_the_order_and_the_source() -> None:
     p = payment()
     assert reversal_of(p, order_id=uuid.uuid4()).reason is Reason.TILBAGEFOERSELSORDRE
@@ -207,24 +224,81 @@ def test_an_accepted_reversal_books_back_pays_again_and_pays_back() -> None:
     )
     assert (repay.claim_id, repay.amount, repay.state) == (p.claim_id, 3_000, PaymentState.AFSENDT)
     assert repay.repays_reversal_id == r.id
-    payback = outcome.payback
+    # The pay-back waits for the new payment's answer (it may have to take its share too).
+    assert outcome.payback is None
+    assert [(x.kind, x.reference) for x in outcome.postings] == [(PostingKind.TILBAGEFOERSEL, p.id)]
+    with pytest.raises(IllegalTransition):
+        domain.answer_reversal(
+            outcome.reversal, outcome.payment, Answer(True), chart=CHART, now=NOW, today=TODAY
+        )
+
+    again = domain.answer_payment(
+        repay, Answer(True, restance=9_000), chart=CHART, now=NOW, today=TODAY
+    ).payment
+    paid = domain.answer_pay_again(
+        outcome.reversal, outcome.payment, again, chart=CHART, now=NOW, today=TODAY
+    )
+    assert not paid.reversal.repay_refused
+    assert paid.reversal.outcome == Split(3_000, 7_000)
+    payback = paid.payback
     assert payback is not None
     assert (payback.id, payback.amount, payback.part_id) == (
         fixed.payback_id,
         7_000,
         p.payer_part_id,
     )
-    kinds = [(x.kind, x.reference) for x in outcome.postings]
-    assert kinds == [(PostingKind.TILBAGEFOERSEL, p.id), (PostingKind.TILBAGEBETALING, p.id)]
-    assert [line.amount for line in outcome.postings[1].lines] == [7_000, -7_000]
+    assert [(x.kind, x.reference) for x in paid.postings] == [(PostingKind.TILBAGEBETALING, p.id)]
+    assert [line.amount for line in paid.postings[0].lines] == [7_000, -7_000]
     assert domain.postings_of(outcome.payment, paid_back=True) == tuple(
         domain.posting_id(k, p.id)
         for k in (PostingKind.INDBETALING, PostingKind.TILBAGEFOERSEL, PostingKind.TILBAGEBETALING)
     )
-    with pytest.raises(IllegalTransition):
-        domain.answer_reversal(
-            outcome.reversal, outcome.payment, Answer(True), chart=CHART, now=NOW, today=TODAY
-        )
+
+
+@pytest.mark.parametrize("payback", [0, 7_000])
+def test_a_refused_pay_again_is_paid_back_with_the_rest(payback: int) -> None:
+    p = accepted(payment(3_000 + payback))
+    fixed = execution(Split(3_000, payback))
+    r, _ = domain.execute(reversal_of(p), p, fixed, NOW)
+    outcome = domain.answer_reversal(
+        r, p, Answer(True, restance=1_000), chart=CHART, now=NOW, today=TODAY
+    )
+    assert outcome.repay is not None
+    refused = domain.answer_payment(
+        outcome.repay,
+        Answer(False, error_code="BELOEB_OVERSTIGER_RESTANCE", restance=1_000),
+        chart=CHART,
+        now=NOW,
+        today=TODAY,
+    ).payment
+    paid = domain.answer_pay_again(
+        outcome.reversal, outcome.payment, refused, chart=CHART, now=NOW, today=TODAY
+    )
+    assert paid.reversal.repay_refused
+    assert paid.reversal.outcome == Split(0, p.amount)
+    assert paid.reversal.execution == outcome.reversal.execution  # the split as it was asked
+    assert paid.payback is not None and paid.payback.amount == p.amount
+    assert [line.amount for line in paid.postings[0].lines] == [p.amount, -p.amount]
+    assert [e.kind for e in paid.events] == [
+        domain.EventKind.GENINDBETALING_AFVIST,
+        domain.EventKind.TILBAGEBETALING,
+    ]
+
+
+def test_only_the_answered_pay_again_of_an_executed_reversal_pays_back() -> None:
+    p = accepted(payment(10_000))
+    r, _ = domain.execute(reversal_of(p), p, execution(Split(3_000, 7_000)), NOW)
+    outcome = domain.answer_reversal(r, p, Answer(True), chart=CHART, now=NOW, today=TODAY)
+    assert outcome.repay is not None
+    for pay_again, reversal in [
+        (outcome.repay, outcome.reversal),  # no answer yet
+        (p, outcome.reversal),  # another payment
+        (replace(outcome.repay, state=PaymentState.ACCEPTERET), r),  # a reversal not answered
+    ]:
+        with pytest.raises(IllegalTransition):
+            domain.answer_pay_again(
+                reversal, outcome.payment, pay_again, chart=CHART, now=NOW, today=TODAY
+            )
 
 
 def test_nothing_is_paid_again_or_back_when_its_share_is_zero() -> None:

@@ -186,11 +186,11 @@ def test_a_case_worker_reverses_pays_part_again_and_pays_back_the_rest(env: Paym
     assert (repay.payment.claim_id, repay.payment.amount) == (p.claim_id, 50_000)
     assert repay.payment.transaction_uuid == execution.repay_transaction_uuid
     assert env.fake.restance[p.claim_id] == 0
-    assert kinds(env) == [
+    assert kinds(env) == [  # the pay-back once the new payment has its answer
         ("INDBETALING", str(p.id)),
         ("TILBAGEFOERSEL", str(p.id)),
-        ("TILBAGEBETALING", str(p.id)),
         ("INDBETALING", str(repay.payment.id)),
+        ("TILBAGEBETALING", str(p.id)),
     ]
     payouts = [body for topic, body in env.outbox() if topic == payments_store.PAYOUT_TOPIC]
     assert payouts == [
@@ -227,6 +227,38 @@ def test_a_case_worker_reverses_pays_part_again_and_pays_back_the_rest(env: Paym
         CVR, ReversalRequest(p.id, ReversalSource.SAGSBEHANDLER, text="igen")
     )
     assert (again.id, new) == (reversal.id, False)
+
+
+def test_a_pay_again_the_debitorsystem_refuses_is_paid_back_instead(env: PaymentsEnv) -> None:
+    service = env.service()
+    p = paid(env, service, 60_000)
+    env.fake.write_down(p.claim_id, 50_000)  # after the reversal the claim owes 50,000
+    reversal, _ = service.create_reversal(
+        CVR, ReversalRequest(p.id, ReversalSource.SAGSBEHANDLER, text="Fejl i beløb")
+    )
+    done = run(service.execute(CVR, reversal.id, Split(55_000, 5_000)))
+    run(settled(service))
+    done = service.reversal(CVR, reversal.id)
+    assert done.state is ReversalState.UDFOERT and done.repay_refused
+    assert done.outcome == Split(0, 60_000)
+    execution = done.execution
+    assert execution is not None and execution.split == Split(55_000, 5_000)
+    refused = service.payment(CVR, execution.repay_payment_id).payment
+    assert (refused.state, refused.error_code) == (
+        PaymentState.AFVIST,
+        "BELOEB_OVERSTIGER_RESTANCE",
+    )
+    assert kinds(env) == [
+        ("INDBETALING", str(p.id)),
+        ("TILBAGEFOERSEL", str(p.id)),
+        ("TILBAGEBETALING", str(p.id)),
+    ]
+    payouts = [body for topic, body in env.outbox() if topic == payments_store.PAYOUT_TOPIC]
+    assert [(x["Beloeb"], x["Reference"]) for x in payouts] == [("600.00", str(p.id))]
+    kinds_of_events = [e.kind.value for e in service.payment(CVR, p.id).events]
+    assert kinds_of_events[-2:] == ["GENINDBETALING_AFVIST", "TILBAGEBETALING"]
+    # The same execution again still answers the reversal as it is (R4).
+    assert run(service.execute(CVR, reversal.id, Split(55_000, 5_000))) == done
 
 
 def test_a_split_that_does_not_add_up_is_refused_and_changes_nothing(env: PaymentsEnv) -> None:
@@ -316,8 +348,8 @@ def test_the_automatic_policy_executes_an_order_on_its_own(env: PaymentsEnv) -> 
     assert [k for k, _ in kinds(env)] == [
         "INDBETALING",
         "TILBAGEFOERSEL",
-        "TILBAGEBETALING",
         "INDBETALING",
+        "TILBAGEBETALING",
     ]
 
 

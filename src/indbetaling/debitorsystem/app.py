@@ -13,7 +13,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -34,8 +34,10 @@ from indbetaling.debitorsystem.relay import (
     run_relay,
 )
 from indbetaling.debitorsystem.service import DebitorService
+from indbetaling.debitorsystem.ui.routes import debitorsystem_pages
 from indbetaling.debitorsystem.wire import REST_PATH, SOAP_PATH, provider_routers
 from indbetaling.parts import PartApp
+from indbetaling.ui.access import WebAccess
 
 PREFIX = "/debitorsystem"
 REST_BASE = PREFIX + REST_PATH
@@ -43,6 +45,15 @@ REST_BASE = PREFIX + REST_PATH
 SOAP_ENDPOINT = PREFIX + SOAP_PATH
 PURGE_INTERVAL_SECONDS = 6 * 3600
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Web:
+    """What the staff's pages need from the composition root: sign-in, and the authorities'
+    names."""
+
+    access: WebAccess
+    authority_names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
@@ -59,10 +70,12 @@ def build(
     publisher: Publisher,
     retention: timedelta,
     auditor_token: str | None = None,
+    web: Web | None = None,
 ) -> DebitorsystemApp:
     """The debitorsystem on `engine`; it trusts the callers the platform (`platform_jwks`)
     vouches for. `auditor_token` lets its bearer read every authority's coverages (the
-    reconciliation's view); without it only each authority's staff read theirs."""
+    reconciliation's view); without it only each authority's staff read theirs. With `web`, the
+    collections staff's pages are under `/debitorsystem/` (`ui`)."""
     service = DebitorService(engine, system_id=system_id)
     verifier = CallerVerifier(platform_jwks, DEBITOR_INDBETALING_ENTITY_ID)
     routers = list(provider_routers(service, verifier))
@@ -70,9 +83,15 @@ def build(
     staff.include_router(staff_router(service))
     staff.include_router(coverage_router(service, auditor_token=auditor_token))
     routers.append(staff)
+    if web is not None:
+        routers.append(debitorsystem_pages(service, web.access, web.authority_names))
 
     def deliver_reversal_orders(stop: threading.Event) -> None:
-        run_relay(stop, ReversalOrderRelay(engine, ReversalOrderClient(relay_settings)))
+        client = ReversalOrderClient(relay_settings)
+        try:
+            run_relay(stop, ReversalOrderRelay(engine, client))
+        finally:
+            client.close()  # its kept-alive connections to the gateway end with the server
 
     async def publish_claim_messages(stop: asyncio.Event) -> None:
         await run_outbox_relay(engine, store.outbox, publisher, stop)

@@ -346,6 +346,22 @@ class StaffUseCases(UseCases):
             raise Rejected(FejlKode.FORDRING_UKENDT, "Fordringen findes ikke")
         return ledger
 
+    def claims_of(
+        self,
+        cvr: str,
+        *,
+        part_id: str | None = None,
+        account_id: UUID | None = None,
+        limit: int = STAFF_PAGE,
+    ) -> list[ClaimLedger]:
+        """The authority's claims (every status) of a liable party and/or an account, by id,
+        with their coverages, write-downs and orders; at most `limit`."""
+        _check_size(limit)
+        with db.read(self.engine) as conn:
+            ids = store.claim_ids_of(conn, cvr, part_id=part_id, account_id=account_id, limit=limit)
+            ledgers = store.load_ledgers(conn, ids)
+        return [ledgers[i] for i in ids]
+
     def reversal_orders(
         self, cvr: str, state: domain.OrderState | None = None, limit: int = 500
     ) -> list[domain.ReversalOrder]:
@@ -403,6 +419,14 @@ class StaffUseCases(UseCases):
             return paging.page_by_seq(query, key, size, fetch, lambda c: c.seq)
         except paging.InvalidKey as exc:
             raise InvalidRequest(str(exc)) from None
+
+    def reversal_order(self, cvr: str, order_id: UUID) -> domain.ReversalOrder:
+        """One of the authority's reversal orders."""
+        with db.read(self.engine) as conn:
+            order = store.authority_order(conn, cvr, order_id)
+        if order is None:
+            raise Rejected(FejlKode.TILBAGEFOERSELSORDRE_UKENDT, "Tilbageførselsordren findes ikke")
+        return order
 
     def close_order(self, cvr: str, order_id: UUID, by: str, reason: str) -> domain.ReversalOrder:
         """Close an order that waits for manual handling (MANUEL → LUKKET), with who and why."""

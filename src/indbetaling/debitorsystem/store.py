@@ -645,6 +645,28 @@ def authority_coverages(
     return [_coverage_from_row(r) for r in conn.execute(query)]
 
 
+def claim_ids_of(
+    conn: Connection,
+    authority_cvr: str,
+    *,
+    part_id: str | None = None,
+    account_id: UUID | None = None,
+    limit: int,
+) -> list[UUID]:
+    """Ids of the authority's claims (every status) that the party is liable for and/or that
+    are on the account, by id; what collections staff look a citizen or an account up by."""
+    query = select(claims.c.id).where(claims.c.authority_cvr == authority_cvr)
+    if part_id is not None:
+        query = query.where(
+            claims.c.id.in_(
+                select(liable_parties.c.claim_id).where(liable_parties.c.part_id == part_id)
+            )
+        )
+    if account_id is not None:
+        query = query.where(claims.c.account_id == account_id)
+    return [r.id for r in conn.execute(query.order_by(claims.c.id).limit(limit))]
+
+
 def overcovered_claim_ids(
     conn: Connection, authority_cvr: str, *, after: UUID | None, limit: int
 ) -> list[UUID]:

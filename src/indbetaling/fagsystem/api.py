@@ -190,7 +190,7 @@ def reversal_json(r: Reversal) -> dict[str, Any]:
         "Dato": instant_text(r.created_at),
     }
     execution = r.execution
-    split = None if execution is None else execution.split
+    split = r.outcome
     _optional(
         data,
         TilbagefoerselsOrdreId=r.order_id and str(r.order_id),
@@ -202,8 +202,11 @@ def reversal_json(r: Reversal) -> dict[str, Any]:
         Genindbetal=None if split is None else format_ore(split.repay),
         Tilbagebetal=None if split is None else format_ore(split.payback),
         GenindbetalingId=(
-            str(execution.repay_payment_id) if execution and split and split.repay else None
+            str(execution.repay_payment_id)
+            if execution and execution.split and execution.split.repay
+            else None
         ),
+        GenindbetalingAfvist=True if r.repay_refused else None,
         TilbagebetalingId=(
             str(execution.payback_id) if execution and split and split.payback else None
         ),

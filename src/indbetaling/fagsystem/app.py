@@ -6,7 +6,8 @@ pay-backs to NemKonto (R11).
 
 One database serves every fagsystem this process hosts; each is reached under
 `/fagsystem/<its UUID>`, its case-worker API under `/fagsystem/<its UUID>/api/v1`, described at
-`/fagsystem/<its UUID>/api/v1/openapi.json`.
+`/fagsystem/<its UUID>/api/v1/openapi.json`; its case worker's pages under
+`/fagsystem/<its UUID>/` (`fagsystem/ui`).
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ from indbetaling.fagsystem.push_receiver import push_receiver_router
 from indbetaling.fagsystem.reversal_orders import reversal_order_router
 from indbetaling.fagsystem.sender import BookingRelay, PaymentSender
 from indbetaling.fagsystem.service import FagsystemConfig, PaymentService, Timing
+from indbetaling.fagsystem.ui.routes import fagsystem_pages
 from indbetaling.fordring import ClaimView
 from indbetaling.http_errors import with_problems
 from indbetaling.parts import PartApp
+from indbetaling.ui.access import WebAccess
 
 API_PREFIX = "/api/v1"
 
@@ -59,6 +62,8 @@ class HostedFagsystem:
     reversal_policy: ReversalPolicy = ReversalPolicy.SAGSBEHANDLER
     org_units: Mapping[str, Sequence[uuid.UUID]] = field(default_factory=dict)
     """Its sortiment: the ORG units it pays from, per authority it has an agreement with."""
+    name: str = ""
+    """What its pages call it."""
 
     @property
     def authorities(self) -> tuple[str, ...]:
@@ -94,6 +99,15 @@ class _NoPort:
         self, cvr: str, transaction_uuid: uuid.UUID, call: ReversalCall
     ) -> BusinessAnswer:
         raise NoBusinessAnswer("the fagsystem has no DebitorIndbetaling client")
+
+
+@dataclass(frozen=True)
+class Web:
+    """What the fagsystems' pages need from the composition root: sign-in, and the names of
+    the authorities they serve."""
+
+    access: WebAccess
+    authority_names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
@@ -144,7 +158,10 @@ def build(
     *,
     platform_jwks: Mapping[str, Any],
     payments: Payments | None = None,
+    web: Web | None = None,
 ) -> FagsystemApp:
+    """The part; with `web`, each hosted fagsystem also has its case worker's pages under
+    `/fagsystem/<its UUID>/` (`ui`)."""
     fagsystems = list(fagsystems)
     payments = payments or Payments(ports={})
     orders_verifier = CallerVerifier(platform_jwks, TILBAGEFOER_ORDRE_ENTITY_ID)
@@ -182,6 +199,15 @@ def build(
             )
             part.routers.append(
                 caseworker_api(fagsystem.id, guard, [claims_api, payments_router(service)])
+            )
+        if web is not None:
+            part.routers.append(
+                fagsystem_pages(
+                    service,
+                    web.access,
+                    name=fagsystem.name,
+                    authority_names=web.authority_names,
+                )
             )
         sender = PaymentSender(service, sweep_seconds=payments.sweep_seconds)
         part.tasks.append((f"indbetalinger {fagsystem.id}", sender.run))

@@ -120,6 +120,7 @@ class EventKind(StrEnum):
     TILBAGEFOERT = "TILBAGEFOERT"
     TILBAGEFOERSEL_AFVIST = "TILBAGEFOERSEL_AFVIST"
     GENINDBETALING = "GENINDBETALING"
+    GENINDBETALING_AFVIST = "GENINDBETALING_AFVIST"
     TILBAGEBETALING = "TILBAGEBETALING"
 
 
@@ -384,6 +385,17 @@ class Reversal:
     step: StepState | None = None
     """The reversal call's state once executed."""
     restance_after: int | None = None
+    repay_refused: bool = False
+    """The debitorsystem refused the new payment of `Genindbetal`: it was paid back instead."""
+
+    @property
+    def outcome(self) -> Split | None:
+        """How the freed amount went: the split as fixed, but a refused `Genindbetal` paid
+        back; None until the split is known."""
+        split = None if self.execution is None else self.execution.split
+        if split is None or not self.repay_refused:
+            return split
+        return Split(0, split.repay + split.payback)
 
     @property
     def reason(self) -> Reason:
@@ -411,6 +423,19 @@ def automatic_split(amount: int, restance_after: int | None) -> Split:
     payment; pay back the rest. An unknown Restance pays everything back."""
     repay = min(amount, max(0, restance_after or 0))
     return Split(repay, amount - repay)
+
+
+def expected_restance_after(restance: int, amount: int, overcoverage: int | None) -> int:
+    """The claim's Restance once a payment of `amount` is reversed, as far as the fagsystem can
+    tell before it asks: what is owed now (`restance`, as shown: never negative) plus the
+    payment, less the over-coverage the reversal order names (an over-covered claim shows 0)."""
+    return max(0, restance + amount - (overcoverage or 0))
+
+
+def suggested_split(amount: int, restance: int, overcoverage: int | None) -> Split:
+    """The split a case worker is offered: what `AUTOMATISK` would do with the Restance the
+    claim is expected to have after the reversal."""
+    return automatic_split(amount, expected_restance_after(restance, amount, overcoverage))
 
 
 def new_reversal(reversal: Reversal, payment: Payment) -> PaymentChange:
@@ -560,30 +585,82 @@ def answer_reversal(
             )
         )
     payback = None
-    if split.payback > 0:
-        payback = Payback(
-            id=execution.payback_id,
-            fagsystem_id=payment.fagsystem_id,
-            authority_cvr=payment.authority_cvr,
-            payment_id=payment.id,
-            reversal_id=reversal.id,
-            part_id=payment.payer_part_id,
-            amount=split.payback,
-            text=f"Tilbagebetaling af indbetaling {payment.id}",
+    if repay is None and split.payback > 0:  # else once the new payment has its answer
+        payback, posting, event = _pay_back(
+            settled, payment, split.payback, chart=chart, now=now, today=today
         )
-        postings.append(payback_posting(payment, split.payback, chart, today))
+        postings.append(posting)
+        events.append(event)
+    return ReversalOutcome(
+        settled, reversed_payment, tuple(events), tuple(postings), repay, payback
+    )
+
+
+def _pay_back(
+    reversal: Reversal, payment: Payment, amount: int, *, chart: Chart, now: datetime, today: date
+) -> tuple[Payback, Posting, Event]:
+    """The reversal's one pay-back of `amount` to the party the payment was made for."""
+    if reversal.execution is None:
+        raise IllegalTransition("only an executed reversal pays back")
+    payback = Payback(
+        id=reversal.execution.payback_id,
+        fagsystem_id=payment.fagsystem_id,
+        authority_cvr=payment.authority_cvr,
+        payment_id=payment.id,
+        reversal_id=reversal.id,
+        part_id=payment.payer_part_id,
+        amount=amount,
+        text=f"Tilbagebetaling af indbetaling {payment.id}",
+    )
+    event = Event(
+        payment.id,
+        now,
+        EventKind.TILBAGEBETALING,
+        f"{format_ore(amount)} tilbagebetales til NemKonto (betalingsanmodning {payback.id})",
+    )
+    return payback, payback_posting(payment, amount, chart, today), event
+
+
+def answer_pay_again(
+    reversal: Reversal,
+    payment: Payment,
+    pay_again: Payment,
+    *,
+    chart: Chart,
+    now: datetime,
+    today: date,
+) -> ReversalOutcome:
+    """The new payment of `Genindbetal` has its answer (`pay_again`): now the reversal pays
+    back, once, `Tilbagebetal`, and the whole `Genindbetal` as well when the debitorsystem
+    refused it (the claim no longer owed it), so that no freed money is left unpaid (R9)."""
+    execution = reversal.execution
+    split = None if execution is None else execution.split
+    if (
+        execution is None
+        or split is None
+        or reversal.state is not ReversalState.UDFOERT
+        or pay_again.id != execution.repay_payment_id
+        or pay_again.state not in {PaymentState.ACCEPTERET, PaymentState.AFVIST}
+    ):
+        raise IllegalTransition("only the answered new payment of an executed reversal")
+    refused = pay_again.state is PaymentState.AFVIST
+    settled = replace(reversal, repay_refused=refused)
+    events: list[Event] = []
+    if refused:
         events.append(
             Event(
                 payment.id,
                 now,
-                EventKind.TILBAGEBETALING,
-                f"{format_ore(split.payback)} tilbagebetales til NemKonto "
-                f"(betalingsanmodning {payback.id})",
+                EventKind.GENINDBETALING_AFVIST,
+                f"Genindbetalingen {pay_again.id} blev afvist ({pay_again.error_code}); "
+                f"{format_ore(split.repay)} tilbagebetales i stedet",
             )
         )
-    return ReversalOutcome(
-        settled, reversed_payment, tuple(events), tuple(postings), repay, payback
-    )
+    amount = split.payback + (split.repay if refused else 0)
+    if amount == 0:
+        return ReversalOutcome(settled, payment, tuple(events))
+    payback, posting, event = _pay_back(settled, payment, amount, chart=chart, now=now, today=today)
+    return ReversalOutcome(settled, payment, (*events, event), (posting,), payback=payback)
 
 
 def postings_of(payment: Payment, paid_back: bool) -> tuple[UUID, ...]:

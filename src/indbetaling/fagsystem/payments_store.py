@@ -129,6 +129,7 @@ reversals = Table(
     Column("repay_transaction_uuid", Uuid, nullable=True),
     Column("payback_id", Uuid, nullable=True),
     Column("restance_after_ore", BigInteger, nullable=True),
+    Column("repay_refused", Boolean, nullable=False, server_default=false()),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
@@ -432,6 +433,7 @@ def _reversal(row: Row[Any]) -> Reversal:
         execution=execution,
         step=None if row.step_state is None else StepState(row.step_state),
         restance_after=row.restance_after_ore,
+        repay_refused=row.repay_refused,
     )
 
 
@@ -453,6 +455,7 @@ def _reversal_values(r: Reversal) -> dict[str, Any]:
         "repay_transaction_uuid": None if e is None else e.repay_transaction_uuid,
         "payback_id": None if e is None else e.payback_id,
         "restance_after_ore": r.restance_after,
+        "repay_refused": r.repay_refused,
     }
 
 

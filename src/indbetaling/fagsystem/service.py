@@ -328,6 +328,28 @@ class PaymentService:
             store.settle_payment(conn, p, change.payment, now)
             store.add_events(conn, change.events)
             self._book(conn, change.postings, now)
+            if p.repays_reversal_id is not None:
+                self._settle_pay_again(conn, p.repays_reversal_id, change.payment, now)
+
+    def _settle_pay_again(
+        self, conn: Connection, reversal_id: UUID, pay_again: Payment, now: datetime
+    ) -> None:
+        """In the answer's transaction: the reversal whose `Genindbetal` it is pays back
+        (`domain.answer_pay_again`)."""
+        reversal = store.find_reversal(conn, self.fagsystem_id, reversal_id, lock=True)
+        if reversal is None:  # pragma: no cover - rows are never deleted
+            raise RuntimeError("a new payment without its reversal")
+        payment = store.find_payment(conn, self.fagsystem_id, reversal.payment_id)
+        if payment is None:  # pragma: no cover - rows are never deleted
+            raise RuntimeError("a reversal without its payment")
+        outcome = domain.answer_pay_again(
+            reversal, payment, pay_again, chart=self.config.chart, now=now, today=self.today()
+        )
+        store.save_reversal(conn, outcome.reversal, now)
+        store.add_events(conn, outcome.events)
+        self._book(conn, outcome.postings, now)
+        if outcome.payback is not None:
+            self._pay_back(conn, outcome.payback, now)
 
     def _send_later(self, work: Work, item_id: UUID, attempts: int) -> None:
         when = self.clock() + retry_delay(attempts, self.timing, self.rng)

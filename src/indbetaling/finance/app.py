@@ -10,8 +10,8 @@ token, NemKonto's API and token.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import Engine
@@ -27,7 +27,9 @@ from indbetaling.finance.client import (
 from indbetaling.finance.domain import Posting
 from indbetaling.finance.reconciliation import Accounts, Reconciliation, reconcile
 from indbetaling.finance.service import FinanceService
+from indbetaling.finance.ui.routes import finance_pages
 from indbetaling.parts import PartApp
+from indbetaling.ui.access import WebAccess
 
 __all__ = [
     "Accounts",
@@ -35,8 +37,18 @@ __all__ = [
     "FagsystemSource",
     "FinanceApp",
     "ReconciliationSources",
+    "Web",
     "build",
 ]
+
+
+@dataclass(frozen=True)
+class Web:
+    """What finance's pages need from the composition root: sign-in, and the authorities
+    (CVR → name) it reconciles."""
+
+    access: WebAccess
+    authority_names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
@@ -62,9 +74,11 @@ def build(
     http: httpx.AsyncClient | None = None,
     sources: ReconciliationSources | None = None,
     accounts: Accounts | None = None,
+    web: Web | None = None,
 ) -> FinanceApp:
     """Finance on `engine`, callable by the bearers of `tokens`; without `sources` (and
-    `http`) it keeps postings but cannot reconcile (503)."""
+    `http`) it keeps postings but cannot reconcile (503). With `web`, finance's pages are
+    under `/finance/` (`ui`)."""
     service = FinanceService(engine)
 
     async def own_postings(cvr: str) -> Sequence[Posting]:
@@ -75,7 +89,11 @@ def build(
         if http is None:
             raise ValueError("the reconciliation's sources need an HTTP client")
         reconciler = Reconciler(Collector(sources, http, own_postings, accounts))
-    router = finance_router(service, token_guard(tokens), reconciler)
+    routers = [finance_router(service, token_guard(tokens), reconciler)]
+    if web is not None:
+        routers.append(
+            finance_pages(service, reconciler, web.access, web.authority_names, accounts)
+        )
     return FinanceApp(
-        name="finance", engine=engine, routers=[router], service=service, reconcile=reconciler
+        name="finance", engine=engine, routers=routers, service=service, reconcile=reconciler
     )

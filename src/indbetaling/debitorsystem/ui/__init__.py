@@ -1,0 +1,1 @@
+"""The collections staff's web pages (`/debitorsystem/`)."""

@@ -1,0 +1,150 @@
+"""What every page of one fagsystem shares: who may see it (that fagsystem's case workers),
+the authority in the address (one the fagsystem has an agreement with), the menu, the
+addresses of its pages, and the party's claims as the fagsystem knows them.
+
+The pages use the fagsystem's own `PaymentService` and claims overview in-process; they read
+no other part's tables and call the debitorsystem only through the fagsystem's port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Query
+from starlette.requests import Request
+
+from indbetaling.fagsystem import claims
+from indbetaling.fagsystem.api import STATUS_OF_CODE
+from indbetaling.fagsystem.client import InvalidCall, NoBusinessAnswer
+from indbetaling.fagsystem.domain import Refused
+from indbetaling.fagsystem.service import PaymentService
+from indbetaling.fordring import ClaimView
+from indbetaling.ids import InvalidId, parse_uuid
+from indbetaling.ui.access import PageError
+from indbetaling.ui.cpr import InvalidCpr, cpr_digits, parse_cpr
+from indbetaling.ui.pages import NavItem, Pages
+from indbetaling.ui.users import Role, WebUser
+
+QueryText = Annotated[str | None, Query(max_length=400)]
+"""An optional query parameter of a page (a filter, a page key, a message)."""
+DEBITOR_SILENT = (
+    "Debitorsystemet svarede ikke, så oversigten over fordringer er måske ikke den nyeste"
+)
+
+
+def refusal(refused: Refused) -> PageError:
+    """A refusal of the fagsystem as a page: its FejlTekst, and its FejlKode."""
+    return PageError(
+        STATUS_OF_CODE.get(refused.code, 422),
+        "Det kunne ikke lade sig gøre",
+        refused.text,
+        refused.code.value,
+    )
+
+
+@dataclass(frozen=True)
+class ClaimsNow:
+    """A party's payable claims; `stale` when the debitorsystem could not be asked."""
+
+    claims: list[ClaimView]
+    stale: bool = False
+
+    def find(self, claim_id: UUID) -> ClaimView | None:
+        return next((c for c in self.claims if c.claim_id == claim_id), None)
+
+
+@dataclass(frozen=True)
+class FagsystemSite:
+    service: PaymentService
+    pages: Pages
+    name: str
+    authority_names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> UUID:
+        return self.service.fagsystem_id
+
+    @property
+    def root(self) -> str:
+        return f"/fagsystem/{self.id}"
+
+    def base(self, cvr: str) -> str:
+        return f"{self.root}/myndigheder/{cvr}"
+
+    def citizen_url(self, cvr: str, part_id: str) -> str:
+        return f"{self.base(cvr)}/borgere/{cpr_digits(part_id) or part_id}"
+
+    def authority_text(self, cvr: str) -> str:
+        name = self.authority_names.get(cvr)
+        return f"{name} ({cvr})" if name else cvr
+
+    @property
+    def authorities(self) -> list[str]:
+        return list(self.service.config.org_units)
+
+    def org_units(self, cvr: str) -> list[UUID]:
+        return sorted(self.service.config.org_units.get(cvr, ()), key=str)
+
+    # --- guards ------------------------------------------------------------------------------
+
+    def case_worker(self, request: Request) -> WebUser:
+        """The signed-in case worker of this fagsystem (or the sign-in page, or 403)."""
+        return self.pages.access.require(request, Role.SAGSBEHANDLER, str(self.id))
+
+    def authority(self, cvr: str) -> str:
+        """`cvr`, an authority this fagsystem has an agreement with."""
+        try:
+            self.service.check_authority(cvr)
+        except Refused as refused:
+            raise refusal(refused) from None
+        return cvr
+
+    def nav(self, cvr: str | None, current: str = "") -> list[NavItem]:
+        items = [NavItem("Myndigheder", f"{self.root}/", current == "home")]
+        if cvr is not None:
+            base = self.base(cvr)
+            items += [
+                NavItem("Søg borger", f"{base}/", current == "search"),
+                NavItem("Indbetalinger", f"{base}/indbetalinger", current == "payments"),
+                NavItem("Tilbageførsler", f"{base}/tilbagefoersler", current == "reversals"),
+            ]
+        return items
+
+    # --- the party's claims ------------------------------------------------------------------
+
+    async def claims_now(self, cvr: str, part_id: str) -> ClaimsNow:
+        """The party's payable claims in the authority: asked of the debitorsystem first, else
+        as the overview holds them (then `stale`)."""
+        stale = False
+        try:
+            await claims.refresh(self.service.engine, self.service.port, self.id, cvr, part_id)
+        except (NoBusinessAnswer, InvalidCall):
+            stale = True
+        found = await asyncio.to_thread(
+            claims.payable_claims, self.service.engine, self.id, cvr, part_id
+        )
+        return ClaimsNow(found, stale)
+
+
+def uuid_in_path(text: str, what: str) -> UUID:
+    """An id from the address; a 404 page when it is none."""
+    try:
+        return parse_uuid(text, what)
+    except InvalidId:
+        raise PageError(
+            404, f"{what} findes ikke", f"Adressen har ikke et gyldigt {what}."
+        ) from None
+
+
+def party_in_path(cpr: str) -> str:
+    """The party of a CPR number in the address; a 404 page when it is none."""
+    try:
+        return parse_cpr(cpr)
+    except InvalidCpr:
+        raise PageError(
+            404, "Borgeren findes ikke", "Adressen har ikke et gyldigt CPR-nummer."
+        ) from None

@@ -12,7 +12,7 @@ the same transaction as the change it books (R11).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -56,7 +56,7 @@ from indbetaling.fagsystem.domain import (
     StepState,
 )
 from indbetaling.fagsystem.store import PENDING, metadata, reversal_orders
-from indbetaling.outbox import outbox_table
+from indbetaling.outbox import OutboxMessage, outbox_table
 
 POSTING_TOPIC = "Oekonomipostering"
 PAYOUT_TOPIC = "Betalingsanmodning"
@@ -605,6 +605,18 @@ def paid_back(conn: Connection, payment_ids: Sequence[UUID]) -> set[UUID]:
         return set()
     query = select(paybacks.c.payment_id).where(paybacks.c.payment_id.in_(list(payment_ids)))
     return set(conn.execute(query).scalars())
+
+
+def undelivered(conn: Connection, limit: int, skip: Collection[int] = ()) -> list[OutboxMessage]:
+    """Outbox messages not yet delivered, oldest first, but those in `skip` (backing off), so
+    that messages nobody takes never hold up the others."""
+    query = select(outbox.c.seq, outbox.c.message_id, outbox.c.topic, outbox.c.payload).where(
+        outbox.c.published_at.is_(None)
+    )
+    if skip:
+        query = query.where(outbox.c.seq.not_in(list(skip)))
+    rows = conn.execute(query.order_by(outbox.c.seq).limit(limit)).all()
+    return [OutboxMessage(r.seq, r.message_id, r.topic, bytes(r.payload)) for r in rows]
 
 
 def outbox_waiting(conn: Connection) -> int:

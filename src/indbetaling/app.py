@@ -37,7 +37,7 @@ from indbetaling.demo_identity import (
     web_session_secret,
 )
 from indbetaling.demo_plan import DemoPlan, make_plan
-from indbetaling.demo_users import demo_accounts
+from indbetaling.demo_users import demo_accounts, web_home
 from indbetaling.fagsystem import app as fagsystem_app
 from indbetaling.fagsystem.domain import ReversalPolicy
 from indbetaling.finance import app as finance_app
@@ -47,10 +47,11 @@ from indbetaling.serviceplatform import app as serviceplatform_app
 from indbetaling.serviceplatform.service import Serviceplatform
 from indbetaling.settings import Part, Settings
 from indbetaling.ui.access import WebAccess
+from indbetaling.ui.oidc import OidcConfig, OidcSignIn
 from indbetaling.ui.pages import Pages
 from indbetaling.ui.sessions import SessionCodec
 from indbetaling.ui.signin import Link, signin_router
-from indbetaling.ui.users import Account, UserDirectory
+from indbetaling.ui.users import Account, Role, UserDirectory
 
 PARTS_IN_PROCESS: tuple[Part, ...] = (
     "debitorsystem",
@@ -105,7 +106,9 @@ def build(settings: Settings) -> System:
     peers = Peers.at(in_process, base, lambda: jwks)
     plan = make_plan(settings.demo_seed, settings.demo_claims)
     hosted = demo_fagsystems(settings)
-    accounts = demo_accounts(settings, plan)
+    oidc = _oidc_sign_in(settings, plan)
+    # With an identity provider nobody signs in with a demo password.
+    accounts = [] if oidc is not None else demo_accounts(settings, plan)
     access = WebAccess(
         SessionCodec(web_session_secret(settings), secure=base.startswith("https:")),
         UserDirectory(accounts),
@@ -121,13 +124,20 @@ def build(settings: Settings) -> System:
     fagsystems = composition.fagsystem(
         engines["fagsystem"], peers, secrets, hosted, web=fagsystem_app.Web(access, names)
     )
-    beskedfordeler = composition.beskedfordeler(settings, engines["beskedfordeler"], peers)
+    beskedfordeler = composition.beskedfordeler(
+        settings,
+        engines["beskedfordeler"],
+        peers,
+        web=beskedfordeler_app.Web(access, {str(f.id): f.name for f in plan.fagsystems}),
+    )
     finance = composition.finance(
         engines["finance"], peers, secrets, hosted, web=finance_app.Web(access, names)
     )
     nemkonto = composition.nemkonto(engines["nemkonto"], secrets)
     mount(app, workers, [platform, debitorsystem, fagsystems, beskedfordeler, finance, nemkonto])
-    app.include_router(signin_router(Pages(access, [], "Indbetaling"), _page_links(plan)))
+    app.include_router(
+        signin_router(Pages(access, [], "Indbetaling"), _page_links(plan), oidc=oidc)
+    )
     # Clients call the gateway's REST paths; the providers' own addresses stay private.
     publish(
         app,
@@ -164,6 +174,40 @@ def demo_secrets(settings: Settings) -> Secrets:
     )
 
 
+def _oidc_sign_in(settings: Settings, plan: DemoPlan) -> OidcSignIn | None:
+    """Signing in through the identity provider, when the settings name one (docs/oidc.md)."""
+    if not settings.web_oidc_issuer:
+        return None
+    if not settings.web_oidc_client_id:
+        raise ValueError("INDBETALING_WEB_OIDC_CLIENT_ID is needed with WEB_OIDC_ISSUER")
+    if "openid" not in settings.web_oidc_scope.split():
+        raise ValueError("INDBETALING_WEB_OIDC_SCOPE must include openid")
+    fagsystems = {str(f.id) for f in plan.fagsystems}
+    authorities = {a.cvr for a in plan.authorities}
+    # A subscriber's administrator is not checked here: subscribers come and go in the
+    # Beskedfordeler, whose pages show an unknown one's as empty.
+    scopes = {Role.SAGSBEHANDLER: fagsystems, Role.OPKRAEVNING: authorities}
+
+    def known(role: Role, scope: str | None) -> bool:
+        return role not in scopes or scope in scopes[role]
+
+    return OidcSignIn(
+        OidcConfig(
+            issuer=settings.web_oidc_issuer,
+            client_id=settings.web_oidc_client_id,
+            client_secret=settings.secret("web_oidc_client_secret"),
+            base_url=settings.base_url,
+            roles_claim=settings.web_oidc_roles_claim,
+            scope=settings.web_oidc_scope,
+            provider_name=settings.web_oidc_provider_name,
+        ),
+        secret=web_session_secret(settings),
+        secure=settings.base_url.startswith("https:"),
+        home=web_home,
+        known=known,
+    )
+
+
 def _page_links(plan: DemoPlan) -> list[Link]:
     """What the front page links to: each part's pages."""
     return [
@@ -175,6 +219,11 @@ def _page_links(plan: DemoPlan) -> list[Link]:
             "Debitorsystem",
             debitorsystem_app.PREFIX + "/",
             "opkrævningens sider: fordringer, nedreguleringer og tilbageførselsordrer",
+        ),
+        Link(
+            "Beskedfordeler",
+            beskedfordeler_app.PAGES_PATH,
+            "abonnenternes dueslag, abonnementer og værdilister; driftens fejlkø",
         ),
         Link("Økonomi", "/finance/", "posteringer og afstemning"),
     ]

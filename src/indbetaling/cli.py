@@ -77,6 +77,13 @@ def run(
         ]:
             console.print(f"  {name}: {settings.base_url}{url}")
         console.print(f"  Demo-data og adgangsnøgler: {path}")
+        if settings.web_oidc_issuer:
+            console.print(
+                f"[bold]Websider[/]: log ind på {settings.base_url}/log-ind gennem "
+                f"{settings.web_oidc_issuer} (OpenID Connect)",
+                highlight=False,
+            )
+            return
         console.print(f"[bold]Websider[/]: log ind på {settings.base_url}/log-ind som")
         for user in demo_data.get("web_users", []):
             console.print(

@@ -364,10 +364,15 @@ def fagsystem(
 
 
 def beskedfordeler(
-    settings: Settings, engine: Engine, peers: Peers
+    settings: Settings,
+    engine: Engine,
+    peers: Peers,
+    *,
+    web: beskedfordeler_app.Web | None = None,
 ) -> beskedfordeler_app.BeskedfordelerApp:
+    """The Beskedfordeler; with `web`, also its pages for subscribers and operators."""
     return beskedfordeler_app.build(
-        engine, platform_jwks=peers.platform_jwks(), amqp_url=settings.amqp_url
+        engine, platform_jwks=peers.platform_jwks(), amqp_url=settings.amqp_url, web=web
     )
 
 

@@ -51,6 +51,7 @@ SecretName = Literal[
     "debitorsystem_auditor_token",
     "finance_token",
     "web_session_secret",
+    "web_oidc_client_secret",
 ]
 
 
@@ -131,6 +132,22 @@ class Settings(BaseSettings):
     """The key the web pages' session cookies are signed with (at least 16 characters)."""
     web_session_secret_file: Path | None = None
     """A file holding the session key (instead of `web_session_secret`)."""
+    web_oidc_issuer: str | None = None
+    """The OpenID Connect provider's issuer URL. When set, people sign in to the pages through
+    it only (no demo passwords); see docs/oidc.md."""
+    web_oidc_client_id: str | None = None
+    """This installation's client id at the provider (required with the issuer)."""
+    web_oidc_client_secret: SecretStr | None = None
+    """The client's secret; without it (or its file) the client is a public one (PKCE only)."""
+    web_oidc_client_secret_file: Path | None = None
+    """A file holding the client's secret (instead of `web_oidc_client_secret`)."""
+    web_oidc_roles_claim: str = "roles"
+    """The ID token claim holding the user's roles, e.g. `roles`, `groups` or
+    `realm_access.roles` (a dotted name reads a nested claim)."""
+    web_oidc_scope: str = "openid profile"
+    """The scopes asked for; `openid` must be among them."""
+    web_oidc_provider_name: str = "organisationens log-ind"
+    """How the sign-in page names the provider (`Log ind med ...`)."""
 
     def secret(self, name: SecretName) -> str | None:
         """A secret from the environment or from its `_file` setting; None when neither is set.

@@ -165,6 +165,27 @@ def subscribe_own(
     return subscription
 
 
+def change_subscription(
+    bf: Beskedfordeler, subscriber_id: str, mailbox_id: str, subscription_id: str, f: domain.Filter
+) -> domain.Subscription:
+    """A new filter for a subscription on the subscriber's own mailbox (same id); a value list
+    in the filter must be its own, as for `subscribe_own`."""
+    subscription = domain.Subscription(subscription_id, mailbox_id, f)
+    with write(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        if f.value_list_id is not None:
+            _owned_list(conn, f.value_list_id, subscriber_id)
+        if not store.update_subscription(conn, subscription):
+            raise NotFound(f"Abonnementet {subscription_id[:40]} findes ikke")
+    return subscription
+
+
+def message_types(bf: Beskedfordeler) -> list[str]:
+    """The message types that can be subscribed to: those some publisher may publish."""
+    with read(bf.engine) as conn:
+        return store.message_types(conn)
+
+
 def subscriptions_of(
     bf: Beskedfordeler, subscriber_id: str, mailbox_id: str
 ) -> list[domain.Subscription]:
@@ -357,6 +378,28 @@ def _take(
 ) -> list[store.StoredMessage]:
     now = bf.clock()
     return store.take_messages(conn, mailbox_id, now, now + bf.lease, limit)
+
+
+def all_mailboxes(bf: Beskedfordeler) -> list[domain.Mailbox]:
+    """Every subscriber's mailboxes (the operator's view)."""
+    with read(bf.engine) as conn:
+        return store.list_mailboxes(conn)
+
+
+def mailbox_depths(bf: Beskedfordeler) -> dict[str, int]:
+    """How many messages wait in each database mailbox (every push mailbox, and the pull
+    mailboxes unless they live in RabbitMQ); a mailbox left out has none."""
+    with read(bf.engine) as conn:
+        return store.mailbox_depths(conn)
+
+
+def waiting_messages(
+    bf: Beskedfordeler, subscriber_id: str, mailbox_id: str, limit: int = 100
+) -> list[store.WaitingMessage]:
+    """What waits in the subscriber's own database mailbox, oldest first."""
+    with read(bf.engine) as conn:
+        own_mailbox(conn, subscriber_id, mailbox_id)
+        return store.waiting_messages(conn, mailbox_id, limit)
 
 
 # The database mailbox as a transport (`transport.DatabaseTransport`): the caller has checked

@@ -275,6 +275,32 @@ def subscriptions_of(conn: Connection, mailbox_id: str) -> list[Subscription]:
     return [_subscription(r) for r in rows]
 
 
+def update_subscription(conn: Connection, subscription: Subscription) -> bool:
+    """Give a subscription of `subscription.mailbox_id` a new filter; False when it is none."""
+    f = subscription.filter
+    c = subscriptions.c
+    result = conn.execute(
+        subscriptions.update()
+        .where(
+            c.subscription_id == subscription.subscription_id,
+            c.mailbox_id == subscription.mailbox_id,
+        )
+        .values(
+            message_type=f.message_type.lower() if f.message_type else None,
+            authority_cvr=f.authority_cvr,
+            object_action=f.object_action,
+            value_list_id=f.value_list_id,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def message_types(conn: Connection) -> list[str]:
+    """The message types some publisher may publish."""
+    c = publisher_permissions.c
+    return list(conn.execute(select(c.message_type).distinct().order_by(c.message_type)).scalars())
+
+
 def delete_subscription(conn: Connection, mailbox_id: str, subscription_id: str) -> bool:
     c = subscriptions.c
     result = conn.execute(
@@ -559,6 +585,27 @@ def mailbox_depths(conn: Connection) -> dict[str, int]:
     m = mailbox_messages.c
     rows = conn.execute(select(m.mailbox_id, func.count()).group_by(m.mailbox_id))
     return {r[0]: int(r[1]) for r in rows}
+
+
+@dataclass(frozen=True)
+class WaitingMessage:
+    seq: int
+    besked_id: str
+    enqueued_at: datetime
+    deliveries: int
+    size: int
+
+
+def waiting_messages(conn: Connection, mailbox_id: str, limit: int) -> list[WaitingMessage]:
+    """What waits in a database mailbox, oldest first (taken but not yet acked included)."""
+    m = mailbox_messages.c
+    rows = conn.execute(
+        select(m.seq, m.besked_id, m.enqueued_at, m.deliveries, func.length(m.payload))
+        .where(m.mailbox_id == mailbox_id)
+        .order_by(m.seq)
+        .limit(limit)
+    )
+    return [WaitingMessage(r[0], r[1], r[2], int(r[3]), int(r[4] or 0)) for r in rows]
 
 
 def record_push_attempt(

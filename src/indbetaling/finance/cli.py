@@ -45,12 +45,13 @@ def afstem(
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(FAILED) from None
     try:
-        answer = httpx.get(
-            f"{base_url.rstrip('/')}{PREFIX}/afstemning",
-            params={"MyndighedCVR": cvr},
-            headers={"Authorization": f"Bearer {finance_token}"},
-            timeout=TIMEOUT_SECONDS,
-        )
+        with console.status(f"Afstemmer {cvr}: fagsystemer, debitorsystem, finans og NemKonto …"):
+            answer = httpx.get(
+                f"{base_url.rstrip('/')}{PREFIX}/afstemning",
+                params={"MyndighedCVR": cvr},
+                headers={"Authorization": f"Bearer {finance_token}"},
+                timeout=TIMEOUT_SECONDS,
+            )
     except httpx.HTTPError as exc:
         console.print(f"[red]Kunne ikke nå {base_url}: {type(exc).__name__} {exc}[/]")
         raise typer.Exit(FAILED) from None

@@ -70,8 +70,10 @@ class WebAccess:
         return self.sessions.session(request)
 
     def user(self, request: Request) -> WebUser | None:
-        username = self.session(request).username
-        return None if username is None else self.directory.find(username)
+        session = self.session(request)
+        if session.user is not None:
+            return session.user
+        return None if session.username is None else self.directory.find(session.username)
 
     def require(self, request: Request, role: Role, scope: str | None = None) -> WebUser:
         """The signed-in user, who must work as `role` in `scope`."""

@@ -7,12 +7,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from indbetaling.ui.access import SIGN_IN_PATH, SIGN_OUT_PATH, field, safe_next
+from indbetaling.ui.access import SIGN_IN_PATH, SIGN_OUT_PATH, PageError, field, safe_next
+from indbetaling.ui.oidc import (
+    CALLBACK_PATH,
+    FLOW_COOKIE,
+    FLOW_MAX_AGE_SECONDS,
+    START_PATH,
+    OidcSignIn,
+)
 from indbetaling.ui.pages import STYLESHEET_PATH, Pages
 
 STYLESHEET = Path(__file__).parent / "static" / "site.css"
@@ -26,11 +34,25 @@ class Link:
     description: str = ""
 
 
+PASSWORDS_OFF = PageError(
+    403,
+    "Log ind med adgangskode er slået fra",
+    "Her logger du ind gennem organisationens log-ind-tjeneste. Gå til log-ind-siden og vælg "
+    "Log ind.",
+    "ADGANGSKODE_SLAAET_FRA",
+)
+
+
 def signin_router(
-    pages: Pages, links: Sequence[Link] = (), *, list_users: bool = True
+    pages: Pages,
+    links: Sequence[Link] = (),
+    *,
+    list_users: bool = True,
+    oidc: OidcSignIn | None = None,
 ) -> APIRouter:
     """The shared pages; `list_users` shows the user names (never passwords) on the sign-in
-    page, as the demo does."""
+    page, as the demo does. With `oidc` people sign in only through the identity provider:
+    the password form is gone and a POST of it is refused."""
     router = pages.router()
     stylesheet = STYLESHEET.read_bytes()
 
@@ -52,7 +74,7 @@ def signin_router(
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Response:
-        users = pages.access.directory.users if list_users else []
+        users = pages.access.directory.users if list_users and oidc is None else []
         return pages.render(
             request,
             "login.html",
@@ -61,16 +83,37 @@ def signin_router(
             username=username,
             errors=errors or {},
             demo_users=users,
+            oidc=None,
         )
 
     @router.get(SIGN_IN_PATH)
-    def sign_in_form(
-        request: Request, naeste: Annotated[str | None, Query(max_length=500)] = None
+    async def sign_in_form(
+        request: Request,
+        naeste: Annotated[str | None, Query(max_length=500)] = None,
+        logget_ud: Annotated[str | None, Query(max_length=5)] = None,
     ) -> Response:
-        return sign_in_page(request, next_path=safe_next(naeste))
+        if oidc is None:
+            return sign_in_page(request, next_path=safe_next(naeste))
+        next_path = safe_next(naeste)
+        return pages.render(
+            request,
+            "login.html",
+            next_path=next_path,
+            oidc={
+                "name": oidc.config.provider_name,
+                "href": f"{START_PATH}?{urlencode({'naeste': next_path})}",
+                "signed_out": logget_ud is not None,
+                "end_session": await oidc.end_session_url() if logget_ud is not None else None,
+            },
+        )
+
+    if oidc is not None:
+        router.include_router(_oidc_router(pages, oidc))
 
     @router.post(SIGN_IN_PATH)
     async def sign_in(request: Request) -> Response:
+        if oidc is not None:
+            raise PASSWORDS_OFF
         form = await pages.access.form(request)
         username = field(form, "brugernavn", 100).strip()
         password = field(form, "adgangskode", 200)
@@ -100,6 +143,50 @@ def signin_router(
     async def sign_out(request: Request) -> Response:
         await pages.access.form(request)
         pages.access.sessions.sign_out(request)
-        return pages.redirect(request, SIGN_IN_PATH)
+        return pages.redirect(
+            request, SIGN_IN_PATH if oidc is None else f"{SIGN_IN_PATH}?logget_ud=ja"
+        )
+
+    return router
+
+
+def _oidc_router(pages: Pages, oidc: OidcSignIn) -> APIRouter:
+    """`/log-ind/oidc` starts a sign-in at the provider; `/log-ind/oidc/svar` takes its answer.
+    The flow's cookie is spent by the answer, whatever it was."""
+    router = pages.router()
+
+    @router.get(START_PATH)
+    async def start(
+        request: Request, naeste: Annotated[str | None, Query(max_length=500)] = None
+    ) -> Response:
+        url, flow = await oidc.start(safe_next(naeste))
+        response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+        response.set_cookie(
+            FLOW_COOKIE,
+            flow,
+            max_age=FLOW_MAX_AGE_SECONDS,
+            path=START_PATH,
+            httponly=True,
+            samesite="lax",
+            secure=oidc.secure,
+        )
+        return response
+
+    @router.get(CALLBACK_PATH)
+    async def answer(request: Request) -> Response:
+        flow = oidc.flow(request.cookies.get(FLOW_COOKIE))
+        params = {k: v[:2000] for k, v in request.query_params.items()}
+        try:
+            user = oidc.user(await oidc.finish(flow, params))
+        except PageError as refused:
+            response: Response = pages.error(request, refused, back=SIGN_IN_PATH)
+        else:
+            pages.access.sessions.sign_in(request, user.username, user)
+            next_path = flow.next_path if flow is not None else "/"
+            response = pages.redirect(request, user.home if next_path == "/" else next_path)
+        response.delete_cookie(
+            FLOW_COOKIE, path=START_PATH, httponly=True, samesite="lax", secure=oidc.secure
+        )
+        return response
 
     return router

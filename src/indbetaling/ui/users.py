@@ -22,7 +22,9 @@ class Role(StrEnum):
     OPKRAEVNING = "OPKRAEVNING"
     """Collections staff of one authority (scope: its CVR)."""
     BESKEDFORDELER_ADMIN = "BESKEDFORDELER_ADMIN"
-    """The Beskedfordeler's administrator."""
+    """The Beskedfordeler's administrator of one subscriber (scope: its it-system id)."""
+    BESKEDFORDELER_DRIFT = "BESKEDFORDELER_DRIFT"
+    """The Beskedfordeler's operator: every mailbox, the error queue, refused publications."""
     FINANS = "FINANS"
     """Finance: postings and the reconciliation."""
 
@@ -31,6 +33,7 @@ ROLE_TEXT = {
     Role.SAGSBEHANDLER: "Sagsbehandler",
     Role.OPKRAEVNING: "Opkrævning",
     Role.BESKEDFORDELER_ADMIN: "Beskedfordeler-administrator",
+    Role.BESKEDFORDELER_DRIFT: "Beskedfordeler-drift",
     Role.FINANS: "Økonomi",
 }
 

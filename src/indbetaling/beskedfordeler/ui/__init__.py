@@ -1,0 +1,1 @@
+"""The Beskedfordeler's web pages: a subscriber's administrator and the operator."""

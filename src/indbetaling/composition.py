@@ -173,7 +173,10 @@ def _secret_of(entry: _FagsystemEntry, name: str, folder: Path) -> str:
         return value
     path: Path = getattr(entry, f"{name}_file")
     path = path if path.is_absolute() else folder / path
-    text = path.read_text().strip()
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise MissingSetting(f"{path} ({name} of fagsystem {entry.id}): {exc}") from None
     if not text:
         raise MissingSetting(f"{path} ({name} of fagsystem {entry.id}) is empty")
     return text

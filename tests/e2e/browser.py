@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from e2e.test_run import free_port, start, stop, wait_for_demo_json
+
 CHROMIUM = Path(os.environ.get("INDBETALING_CHROMIUM", "/usr/bin/chromium"))
 AXE = Path(__file__).parent / "assets" / "axe.min.js"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -42,6 +44,17 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+@contextmanager
+def running_demo(data_dir: Path) -> Iterator[dict[str, Any]]:
+    """An `indbetaling run` with its demo data in `data_dir`, while in the block: its
+    demo.json."""
+    proc = start(data_dir, free_port())
+    try:
+        yield wait_for_demo_json(data_dir, proc)
+    finally:
+        stop(proc)
+
+
 def new_page(browser: Browser) -> Page:
     """A page of its own (its own cookies). The pages' Content-Security-Policy forbids inline
     scripts; the test bypasses it only to inject axe-core."""
@@ -63,19 +76,40 @@ def serious_violations(page: Page) -> list[dict[str, Any]]:
     return [v for v in found if v["impact"] in SERIOUS]
 
 
-class Story:
-    """Screenshots of each step, each page checked by axe-core on the way."""
+def no_serious_violations(page: Page) -> None:
+    assert serious_violations(page) == [], f"axe on {page.url}"
 
-    def __init__(self, page: Page, folder: Path) -> None:
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """INDBETALING_SCREENSHOT_DIR when it is set (the README's pictures), else a temporary
+    folder."""
+    chosen = os.environ.get("INDBETALING_SCREENSHOT_DIR")
+    return Path(chosen) if chosen else tmp_path / "screenshots"
+
+
+def sign_in(page: Page, user: dict[str, str]) -> None:
+    """Fill in and send the sign-in page the browser is on."""
+    page.get_by_label("Brugernavn").fill(user["username"])
+    page.get_by_label("Adgangskode").fill(user["password"])
+    page.get_by_role("button", name="Log ind").click()
+
+
+class Story:
+    """Screenshots of each step (`<prefix>01-<name>.png`, …), each page checked by axe-core
+    first."""
+
+    def __init__(self, page: Page, folder: Path, prefix: str = "") -> None:
         self.page = page
         self.folder = folder
+        self.prefix = prefix
         self.steps = 0
         folder.mkdir(parents=True, exist_ok=True)
 
     def step(self, name: str) -> None:
-        assert serious_violations(self.page) == [], f"axe on {self.page.url}"
+        no_serious_violations(self.page)
         self.steps += 1
-        self.page.screenshot(path=str(self.folder / f"{self.steps:02d}-{name}.png"), full_page=True)
+        path = self.folder / f"{self.prefix}{self.steps:02d}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
 
 
 def reload_until(page: Page, ready: Callable[[], bool], seconds: float = 60) -> None:

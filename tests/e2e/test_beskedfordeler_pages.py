@@ -17,7 +17,6 @@ a Danish message and changes nothing.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +28,17 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from besked_samples import claim as claim_view
 from besked_samples import envelope
-from e2e.browser import chromium, new_page, reload_until, serious_violations
+from e2e.browser import (
+    Story,
+    new_page,
+    no_serious_violations,
+    reload_until,
+    running_demo,
+    screenshot_dir,
+    sign_in,
+)
 from e2e.test_claim_messages_over_the_wire import XML, token, wait_until
-from e2e.test_run import free_port, sample_of, start, stop, wait_for_demo_json
+from e2e.test_run import sample_of
 from e2e.test_subscriber_through_the_gateway import REFUSAL, push_receiver, staff_write_down
 from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING, read_status_code
 
@@ -52,39 +59,8 @@ def receiver() -> Iterator[tuple[str, Any]]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    data_dir = tmp_path_factory.mktemp("bf-pages")
-    proc = start(data_dir, free_port())
-    try:
-        yield wait_for_demo_json(data_dir, proc)
-    finally:
-        stop(proc)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as found:
+    with running_demo(tmp_path_factory.mktemp("bf-pages")) as found:
         yield found
-
-
-class BfStory:
-    """A screenshot of each step (`bf-01-….png`), each page checked by axe-core first."""
-
-    def __init__(self, page: Page, folder: Path) -> None:
-        self.page = page
-        self.folder = folder
-        self.steps = 0
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def step(self, name: str) -> None:
-        assert serious_violations(self.page) == [], f"axe on {self.page.url}"
-        self.steps += 1
-        path = self.folder / f"bf-{self.steps:02d}-{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-
-
-def screenshot_dir(tmp_path: Path) -> Path:
-    chosen = os.environ.get("INDBETALING_SCREENSHOT_DIR")
-    return Path(chosen) if chosen else tmp_path / "screenshots"
 
 
 def user_named(demo: dict[str, Any], **match: str) -> dict[str, str]:
@@ -92,12 +68,6 @@ def user_named(demo: dict[str, Any], **match: str) -> dict[str, str]:
         u for u in demo["web_users"] if all(u.get(k) == v for k, v in match.items())
     )
     return found
-
-
-def sign_in(page: Page, user: dict[str, str]) -> None:
-    page.get_by_label("Brugernavn").fill(user["username"])
-    page.get_by_label("Adgangskode").fill(user["password"])
-    page.get_by_role("button", name="Log ind").click()
 
 
 def csv_of(*lines: str) -> dict[str, Any]:
@@ -119,16 +89,12 @@ def error_shown(page: Page, text: str) -> None:
     expect(page.locator("main .error-summary").first).to_contain_text(text)
 
 
-def no_serious_violations(page: Page) -> None:
-    assert serious_violations(page) == [], f"axe on {page.url}"
-
-
 def test_the_beskedfordeler_pages(
     browser: Browser, demo: dict[str, Any], receiver: tuple[str, Any], tmp_path: Path
 ) -> None:
     """One `indbetaling run` for all (each start costs more than the checks)."""
     push_url, received = receiver
-    story = BfStory(new_page(browser), screenshot_dir(tmp_path))
+    story = Story(new_page(browser), screenshot_dir(tmp_path), prefix="bf-")
     ids = the_administrators_story(demo, story, push_url, received)
     the_operators_story(demo, browser, story, ids, received)
     assert story.steps == 11
@@ -136,7 +102,7 @@ def test_the_beskedfordeler_pages(
 
 
 def the_administrators_story(
-    demo: dict[str, Any], story: BfStory, push_url: str, received: Any
+    demo: dict[str, Any], story: Story, push_url: str, received: Any
 ) -> dict[str, str]:
     sample = sample_of(demo, demo["authorities"][0]["cvr"], 1)
     cvr, part_id = sample["cvr"], sample["part_id"]
@@ -263,7 +229,7 @@ def subscribe(page: Page, cvr: str) -> None:
 
 
 def the_operators_story(
-    demo: dict[str, Any], browser: Browser, story: BfStory, ids: dict[str, str], received: Any
+    demo: dict[str, Any], browser: Browser, story: Story, ids: dict[str, str], received: Any
 ) -> None:
     page = new_page(browser)
     story.page = page

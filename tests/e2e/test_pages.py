@@ -12,7 +12,6 @@ are made with `INDBETALING_SCREENSHOT_DIR=docs/screenshots`).
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import uuid
@@ -25,8 +24,17 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from e2e.browser import Story, chromium, new_page, reload_until, serious_violations
-from e2e.test_run import free_port, sample_of, start, stop, wait_for_demo_json
+from e2e.browser import (
+    Story,
+    new_page,
+    no_serious_violations,
+    reload_until,
+    running_demo,
+    screenshot_dir,
+    serious_violations,
+    sign_in,
+)
+from e2e.test_run import sample_of
 
 pytestmark = pytest.mark.browser
 
@@ -36,17 +44,7 @@ OVER = Decimal("10.00")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    data_dir = tmp_path_factory.mktemp("pages")
-    proc = start(data_dir, free_port())
-    try:
-        yield wait_for_demo_json(data_dir, proc)
-    finally:
-        stop(proc)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as found:
+    with running_demo(tmp_path_factory.mktemp("pages")) as found:
         yield found
 
 
@@ -88,12 +86,6 @@ def staff_api(api: httpx.Client, demo: dict[str, Any], cvr: str, path: str) -> A
     return answer.json()
 
 
-def sign_in(page: Page, user: dict[str, str]) -> None:
-    page.get_by_label("Brugernavn").fill(user["username"])
-    page.get_by_label("Adgangskode").fill(user["password"])
-    page.get_by_role("button", name="Log ind").click()
-
-
 def caseworker_api(
     api: httpx.Client, fagsystem: dict[str, Any], cvr: str, path: str, **params: str
 ) -> Any:
@@ -114,11 +106,6 @@ def wait_for(what: str, check: Any, seconds: float = 60) -> Any:
             return found
         assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
         time.sleep(0.3)
-
-
-def screenshot_dir(tmp_path: Path) -> Path:
-    chosen = os.environ.get("INDBETALING_SCREENSHOT_DIR")
-    return Path(chosen) if chosen else tmp_path / "screenshots"
 
 
 def test_the_case_workers_pages(
@@ -194,7 +181,7 @@ def the_case_workers_story(
     story.step("opkraevning-soeg")
     staff_page.get_by_role("button", name="Søg").click()
     expect(staff_page.get_by_role("heading", name=f"Borger {cpr[:6]}-XXXX")).to_be_visible()
-    assert serious_violations(staff_page) == [], f"axe on {staff_page.url}"
+    no_serious_violations(staff_page)
     staff_page.get_by_role("link", name=sample["fordring_id"]).click()
     coverage_row = staff_page.locator("tr", has_text=payment_id)
     expect(coverage_row).to_contain_text(f"{kr(PAID)} kr.")
@@ -271,7 +258,7 @@ def the_case_workers_story(
     story.page = finance_page
     finance_page.goto(f"{demo['base_url']}/finance/")
     sign_in(finance_page, finance_user(demo))
-    assert serious_violations(finance_page) == [], f"axe on {finance_page.url}"
+    no_serious_violations(finance_page)
     finance_page.get_by_role("link", name=re.compile(f"^Afstemning for .*{cvr}")).click()
     agreed = finance_page.locator("dl.facts dd").first
     reload_until(finance_page, lambda: agreed.inner_text().startswith("Ja"))
@@ -516,7 +503,7 @@ def bad_input_on_the_staff_and_finance_forms_changes_nothing(
         page.get_by_role("button", name=button, exact=True).click()
         error_shown(page, message)
         expect(page.get_by_label(label)).to_have_attribute("aria-invalid", "true")
-    assert serious_violations(page) == [], f"axe on {page.url}"
+    no_serious_violations(page)
     page.get_by_label("Beløb (kr.)").fill("1,00")
     page.get_by_role("button", name="Registrér dækning").click()
     forge(page, "value")
@@ -539,13 +526,13 @@ def bad_input_on_the_staff_and_finance_forms_changes_nothing(
     page.goto(claim_page)
     page.locator("dl.facts").get_by_role("link", name=re.compile("^[0-9a-f-]{36}$")).click()
     expect(page.get_by_role("heading", name=re.compile("^Debitorkonto"))).to_be_visible()
-    assert serious_violations(page) == [], f"axe on {page.url}"
+    no_serious_violations(page)
     page.goto(f"{base}/tilbagefoerselsordrer?tilstand=MANUEL")
-    assert serious_violations(page) == [], f"axe on {page.url}"
+    no_serious_violations(page)
     page.goto(f"{base}/tilbagefoerselsordrer")
     page.get_by_role("link", name=re.compile("^Vis tilbageførselsordre")).first.click()
     expect(page.get_by_role("heading", name="Tilbageførselsordre")).to_be_visible()
-    assert serious_violations(page) == [], f"axe on {page.url}"
+    no_serious_violations(page)
 
     # Finance: a Reference that is not a payment's id; staff may not see finance's pages.
     page.goto(f"{demo['base_url']}/finance/")

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from indbetaling.ui.access import SIGN_OUT_PATH, PageError, SignInRequired, WebAccess
+from indbetaling.ui.confirm import FormRefused
 from indbetaling.ui.cpr import cpr_text, masked_cpr
 from indbetaling.ui.kroner import format_field, format_kroner
 from indbetaling.ui.sessions import CSRF_FIELD
@@ -122,8 +123,9 @@ class Pages:
         )
 
     def router(self, prefix: str = "") -> APIRouter:
-        """An APIRouter whose routes answer a `PageError` with the error page, and send whoever
-        is not signed in to the sign-in page; its routes stay out of the OpenAPI."""
+        """An APIRouter whose routes answer a `PageError` with the error page, a
+        `FormRefused` with its form page, and send whoever is not signed in to the sign-in
+        page; its routes stay out of the OpenAPI."""
         return APIRouter(prefix=prefix, route_class=self._route_class(), include_in_schema=False)
 
     def _route_class(self) -> type[APIRoute]:
@@ -138,6 +140,8 @@ class Pages:
                         return await handle(request)
                     except SignInRequired as needed:
                         return pages.redirect(request, needed.location)
+                    except FormRefused as shown:
+                        return shown.page
                     except PageError as refused:
                         return pages.error(request, refused)
                     except RequestValidationError:

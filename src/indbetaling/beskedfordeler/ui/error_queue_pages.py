@@ -21,8 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from indbetaling.beskedfordeler import service
+from indbetaling.beskedfordeler.domain import Mailbox
 from indbetaling.beskedfordeler.service import BeskedfordelerError, NotFound
+from indbetaling.beskedfordeler.store import FailedMessage
 from indbetaling.beskedfordeler.ui.site import PAGES_ROOT, BeskedfordelerSite, refusal
+from indbetaling.ui.pages import NavItem
 
 Redelivered = Annotated[int | None, Query(ge=0)]
 REFUSED_SHOWN = 100
@@ -30,6 +33,31 @@ REFUSED_SHOWN = 100
 
 def _gone(seq: int) -> NotFound:
     return NotFound(f"Fejlkø-posten {seq} findes ikke (måske er den allerede genleveret)")
+
+
+def _queue_page(
+    site: BeskedfordelerSite,
+    request: Request,
+    boxes: list[Mailbox],
+    failed: list[FailedMessage],
+    *,
+    nav: list[NavItem],
+    action_root: str,
+    redelivered: int | None,
+    operator: bool = False,
+) -> Response:
+    """The error queue's entries of `boxes`, each re-delivered by a POST under `action_root`."""
+    return site.page(
+        request,
+        "beskedfordeler/error_queue.html",
+        nav,
+        failed=failed,
+        mailbox_names={m.mailbox_id: m.name for m in boxes},
+        owners={m.mailbox_id: m.subscriber_id for m in boxes},
+        operator=operator,
+        action_root=action_root,
+        redelivered=redelivered,
+    )
 
 
 def error_queue_router(site: BeskedfordelerSite) -> APIRouter:
@@ -47,15 +75,12 @@ def error_queue_router(site: BeskedfordelerSite) -> APIRouter:
         site.administrator(request, subscriber_id)
         boxes = await asyncio.to_thread(service.mailboxes_of, bf, subscriber_id)
         failed = await asyncio.to_thread(service.error_queue, bf, [m.mailbox_id for m in boxes])
-        return pages.render(
+        return _queue_page(
+            site,
             request,
-            "beskedfordeler/error_queue.html",
+            boxes,
+            failed,
             nav=site.subscriber_nav(subscriber_id, "errors"),
-            site=site,
-            failed=failed,
-            mailbox_names={m.mailbox_id: m.name for m in boxes},
-            owners={m.mailbox_id: m.subscriber_id for m in boxes},
-            operator=False,
             action_root=site.subscriber_root(subscriber_id) + "/fejlkoe",
             redelivered=genleveret,
         )
@@ -71,10 +96,7 @@ def error_queue_router(site: BeskedfordelerSite) -> APIRouter:
                 raise _gone(seq)
             service.redeliver(bf, seq)
 
-        try:
-            await asyncio.to_thread(own_redeliver)
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        await site.call(own_redeliver)
         return pages.redirect(
             request, site.subscriber_root(subscriber_id) + f"/fejlkoe?genleveret={seq}"
         )
@@ -99,11 +121,10 @@ def operator_router(site: BeskedfordelerSite) -> APIRouter:
             failed_per_box[item.mailbox_id] = failed_per_box.get(item.mailbox_id, 0) + 1
         refused = await asyncio.to_thread(service.refused_count, bf)
         known = [d for d in depths.values() if d is not None]
-        return pages.render(
+        return site.page(
             request,
             "beskedfordeler/operator.html",
-            nav=site.operator_nav("mailboxes"),
-            site=site,
+            site.operator_nav("mailboxes"),
             mailboxes=sorted(boxes, key=lambda m: (site.subscriber_text(m.subscriber_id), m.name)),
             depths=depths,
             total=sum(known),
@@ -117,17 +138,15 @@ def operator_router(site: BeskedfordelerSite) -> APIRouter:
         site.operator(request)
         boxes = await asyncio.to_thread(service.all_mailboxes, bf)
         failed = await asyncio.to_thread(service.error_queue, bf)
-        return pages.render(
+        return _queue_page(
+            site,
             request,
-            "beskedfordeler/error_queue.html",
+            boxes,
+            failed,
             nav=site.operator_nav("errors"),
-            site=site,
-            failed=failed,
-            mailbox_names={m.mailbox_id: m.name for m in boxes},
-            owners={m.mailbox_id: m.subscriber_id for m in boxes},
-            operator=True,
             action_root=f"{PAGES_ROOT}/drift/fejlkoe",
             redelivered=genleveret,
+            operator=True,
         )
 
     @router.post("/fejlkoe/{seq}/genlever")
@@ -147,11 +166,10 @@ def operator_router(site: BeskedfordelerSite) -> APIRouter:
         site.operator(request)
         found = await asyncio.to_thread(service.refused, bf, None, 0, REFUSED_SHOWN)
         count = await asyncio.to_thread(service.refused_count, bf)
-        return pages.render(
+        return site.page(
             request,
             "beskedfordeler/refused.html",
-            nav=site.operator_nav("refused"),
-            site=site,
+            site.operator_nav("refused"),
             refused=found,
             count=count,
             shown=REFUSED_SHOWN,

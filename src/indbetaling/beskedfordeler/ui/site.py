@@ -16,10 +16,12 @@ Beskedfordeler's own service in-process; they read no other part's tables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING
 from indbetaling.beskedfordeler import service
@@ -28,8 +30,11 @@ from indbetaling.beskedfordeler.service import Beskedfordeler, BeskedfordelerErr
 from indbetaling.beskedfordeler.transport import AmqpTransport
 from indbetaling.ui.access import PageError
 from indbetaling.ui.pages import NavItem, Pages
+from indbetaling.ui.site import SitePages, call_refusing, named, refused
 from indbetaling.ui.users import Role, WebUser
 
+T = TypeVar("T")
+MAX_NAME = 200
 PAGES_ROOT = "/beskedfordeler/sider"
 MESSAGE_TYPE_NAMES = {BESKEDTYPE_FORDRING_TIL_INDBETALING: "FordringTilIndbetaling"}
 
@@ -38,7 +43,17 @@ def refusal(exc: BeskedfordelerError) -> PageError:
     """A refusal of the Beskedfordeler as a page, with its Danish text."""
     if exc.status == 44:
         return PageError(404, "Findes ikke", str(exc), "IKKE_FUNDET")
-    return PageError(422, "Det kunne ikke lade sig gøre", str(exc), "UGYLDIG")
+    return refused(422, str(exc), "UGYLDIG")
+
+
+def name_error(name: str, whose: str) -> str:
+    """What is wrong with a new mailbox's or value list's name (`whose`: `dueslagets`,
+    `værdilistens`); empty when nothing is."""
+    if not name:
+        return f"Skriv {whose} navn"
+    if len(name) > MAX_NAME:
+        return f"{whose.capitalize()} navn må højst have {MAX_NAME} tegn"
+    return ""
 
 
 def message_type_text(message_type: str | None) -> str:
@@ -49,7 +64,7 @@ def message_type_text(message_type: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class BeskedfordelerSite:
+class BeskedfordelerSite(SitePages):
     bf: Beskedfordeler
     pages: Pages
     subscriber_names: Mapping[str, str] = field(default_factory=dict)
@@ -66,8 +81,7 @@ class BeskedfordelerSite:
         return f"{self.subscriber_root(mailbox.subscriber_id)}/dueslag/{mailbox.mailbox_id}"
 
     def subscriber_text(self, subscriber_id: str) -> str:
-        name = self.subscriber_names.get(subscriber_id)
-        return f"{name} ({subscriber_id})" if name else subscriber_id
+        return named(self.subscriber_names, subscriber_id)
 
     # --- guards ------------------------------------------------------------------------------
 
@@ -79,6 +93,10 @@ class BeskedfordelerSite:
         return self.pages.access.require(request, Role.BESKEDFORDELER_DRIFT)
 
     # --- the subscriber's own things (blocking: call them in a thread) -----------------------
+
+    async def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """A service call in a thread; its refusal is a page with its Danish text."""
+        return await call_refusing((BeskedfordelerError,), refusal, fn, *args, **kwargs)
 
     def own_mailbox(self, subscriber_id: str, mailbox_id: str) -> Mailbox:
         """The subscriber's mailbox; another's is a 404 page as an unknown one is."""
@@ -102,6 +120,13 @@ class BeskedfordelerSite:
             NavItem("Værdilister", f"{root}/vaerdilister/", current == "lists"),
             NavItem("Fejlkø", f"{root}/fejlkoe", current == "errors"),
         ]
+
+    def subscriber_page(
+        self, request: Request, template: str, subscriber_id: str, menu: str, **context: Any
+    ) -> HTMLResponse:
+        """Page `template` of a subscriber's administrator, `menu` the menu's current item."""
+        nav = self.subscriber_nav(subscriber_id, menu)
+        return self.page(request, template, nav, subscriber_id=subscriber_id, **context)
 
     def operator_nav(self, current: str = "") -> list[NavItem]:
         return [

@@ -20,8 +20,10 @@ from starlette.responses import Response
 
 from indbetaling.beskedfordeler import service
 from indbetaling.beskedfordeler.ui.site import (
+    MAX_NAME,
     BeskedfordelerSite,
     filter_text,
+    name_error,
 )
 from indbetaling.ui.access import field
 
@@ -65,13 +67,12 @@ def subscriber_router(site: BeskedfordelerSite) -> APIRouter:
         }
         names = await asyncio.to_thread(site.list_names, subscriber_id)
         failed = await asyncio.to_thread(service.error_queue, bf, [m.mailbox_id for m in mailboxes])
-        return pages.render(
+        return site.subscriber_page(
             request,
             "beskedfordeler/overview.html",
+            subscriber_id,
+            "mailboxes",
             status=status,
-            nav=site.subscriber_nav(subscriber_id, "mailboxes"),
-            site=site,
-            subscriber_id=subscriber_id,
             mailboxes=mailboxes,
             depths=depths,
             subscriptions=subscriptions,
@@ -91,14 +92,10 @@ def subscriber_router(site: BeskedfordelerSite) -> APIRouter:
         site.administrator(request, subscriber_id)
         form = await pages.access.form(request)
         name = field(form, "navn", 400).strip()
-        error = ""
-        if not name:
-            error = "Skriv dueslagets navn"
-        elif len(name) > 200:
-            error = "Dueslagets navn må højst have 200 tegn"
+        error = name_error(name, "dueslagets")
         if error:
             return await overview_page(
-                request, subscriber_id, name=name[:200], errors={"navn": error}, status=422
+                request, subscriber_id, name=name[:MAX_NAME], errors={"navn": error}, status=422
             )
         mailbox = await asyncio.to_thread(service.create_mailbox, bf, subscriber_id, name=name)
         return pages.redirect(request, site.mailbox_url(mailbox) + "?besked=dueslag")
@@ -123,12 +120,11 @@ def subscriber_router(site: BeskedfordelerSite) -> APIRouter:
             service.subscriptions_of, bf, subscriber_id, mailbox_id
         )
         names = await asyncio.to_thread(site.list_names, subscriber_id)
-        return pages.render(
+        return site.subscriber_page(
             request,
             "beskedfordeler/mailbox.html",
-            nav=site.subscriber_nav(subscriber_id, "mailboxes"),
-            site=site,
-            subscriber_id=subscriber_id,
+            subscriber_id,
+            "mailboxes",
             mailbox=mailbox,
             depth=depth,
             in_rabbitmq=in_rabbitmq,

@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from indbetaling.beskedfordeler import service
 from indbetaling.beskedfordeler.domain import Filter, Mailbox, Subscription
-from indbetaling.beskedfordeler.service import BeskedfordelerError, NotFound
+from indbetaling.beskedfordeler.service import NotFound
 from indbetaling.beskedfordeler.ui.site import (
     BeskedfordelerSite,
     filter_text,
@@ -33,6 +33,7 @@ from indbetaling.beskedfordeler.ui.site import (
     refusal,
 )
 from indbetaling.ui.access import field
+from indbetaling.ui.confirm import FormRefused
 
 _CVR = re.compile(r"^[0-9]{8}$")
 
@@ -84,6 +85,14 @@ def _find_subscription(
     return found
 
 
+def _own_subscription(
+    site: BeskedfordelerSite, subscriber_id: str, mailbox_id: str, subscription_id: str
+) -> tuple[Mailbox, Subscription]:
+    """The subscriber's mailbox and one of its subscriptions; another's answers as unknown."""
+    mailbox = site.own_mailbox(subscriber_id, mailbox_id)
+    return mailbox, _find_subscription(site, subscriber_id, mailbox_id, subscription_id)
+
+
 async def _form_page(
     site: BeskedfordelerSite,
     request: Request,
@@ -96,13 +105,12 @@ async def _form_page(
 ) -> Response:
     types = await asyncio.to_thread(service.message_types, site.bf)
     names = await asyncio.to_thread(site.list_names, subscriber_id)
-    return site.pages.render(
+    return site.subscriber_page(
         request,
         "beskedfordeler/subscription.html",
+        subscriber_id,
+        "mailboxes",
         status=422 if errors else 200,
-        nav=site.subscriber_nav(subscriber_id, "mailboxes"),
-        site=site,
-        subscriber_id=subscriber_id,
         mailbox=mailbox,
         subscription=subscription,
         message_types=[(t, message_type_text(t)) for t in types],
@@ -110,6 +118,34 @@ async def _form_page(
         values=values,
         errors=errors or {},
     )
+
+
+async def _checked_filter(
+    site: BeskedfordelerSite,
+    request: Request,
+    form: FormData,
+    subscriber_id: str,
+    mailbox: Mailbox,
+    *,
+    subscription: Subscription | None,
+) -> Filter:
+    """The filter a POSTed form asks for (a new one, or `subscription`'s changed); else the
+    form again with what is wrong."""
+    keep = subscription.filter if subscription else None
+    chosen, typed, errors = await asyncio.to_thread(_typed_filter, site, form, subscriber_id, keep)
+    if chosen is None:
+        raise FormRefused(
+            await _form_page(
+                site,
+                request,
+                subscriber_id,
+                mailbox,
+                subscription=subscription,
+                values=typed,
+                errors=errors,
+            )
+        )
+    return chosen
 
 
 def subscription_router(site: BeskedfordelerSite) -> APIRouter:
@@ -130,23 +166,10 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
         site.administrator(request, subscriber_id)
         form = await pages.access.form(request)
         mailbox = await asyncio.to_thread(site.own_mailbox, subscriber_id, mailbox_id)
-        chosen, typed, errors = await asyncio.to_thread(
-            _typed_filter, site, form, subscriber_id, None
+        chosen = await _checked_filter(
+            site, request, form, subscriber_id, mailbox, subscription=None
         )
-        if chosen is None:
-            return await _form_page(
-                site,
-                request,
-                subscriber_id,
-                mailbox,
-                subscription=None,
-                values=typed,
-                errors=errors,
-            )
-        try:
-            await asyncio.to_thread(service.subscribe_own, bf, subscriber_id, mailbox_id, chosen)
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        await site.call(service.subscribe_own, bf, subscriber_id, mailbox_id, chosen)
         return pages.redirect(request, site.mailbox_url(mailbox) + "?besked=oprettet")
 
     @router.get("/abonnementer/{subscription_id}")
@@ -154,9 +177,8 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
         request: Request, subscriber_id: str, mailbox_id: str, subscription_id: str
     ) -> Response:
         site.administrator(request, subscriber_id)
-        mailbox = await asyncio.to_thread(site.own_mailbox, subscriber_id, mailbox_id)
-        found = await asyncio.to_thread(
-            _find_subscription, site, subscriber_id, mailbox_id, subscription_id
+        mailbox, found = await asyncio.to_thread(
+            _own_subscription, site, subscriber_id, mailbox_id, subscription_id
         )
         return await _form_page(
             site,
@@ -173,29 +195,15 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
     ) -> Response:
         site.administrator(request, subscriber_id)
         form = await pages.access.form(request)
-        mailbox = await asyncio.to_thread(site.own_mailbox, subscriber_id, mailbox_id)
-        found = await asyncio.to_thread(
-            _find_subscription, site, subscriber_id, mailbox_id, subscription_id
+        mailbox, found = await asyncio.to_thread(
+            _own_subscription, site, subscriber_id, mailbox_id, subscription_id
         )
-        chosen, typed, errors = await asyncio.to_thread(
-            _typed_filter, site, form, subscriber_id, found.filter
+        chosen = await _checked_filter(
+            site, request, form, subscriber_id, mailbox, subscription=found
         )
-        if chosen is None:
-            return await _form_page(
-                site,
-                request,
-                subscriber_id,
-                mailbox,
-                subscription=found,
-                values=typed,
-                errors=errors,
-            )
-        try:
-            await asyncio.to_thread(
-                service.change_subscription, bf, subscriber_id, mailbox_id, subscription_id, chosen
-            )
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        await site.call(
+            service.change_subscription, bf, subscriber_id, mailbox_id, subscription_id, chosen
+        )
         return pages.redirect(request, site.mailbox_url(mailbox) + "?besked=gemt")
 
     @router.get("/abonnementer/{subscription_id}/slet")
@@ -203,9 +211,8 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
         request: Request, subscriber_id: str, mailbox_id: str, subscription_id: str
     ) -> Response:
         site.administrator(request, subscriber_id)
-        mailbox = await asyncio.to_thread(site.own_mailbox, subscriber_id, mailbox_id)
-        found = await asyncio.to_thread(
-            _find_subscription, site, subscriber_id, mailbox_id, subscription_id
+        mailbox, found = await asyncio.to_thread(
+            _own_subscription, site, subscriber_id, mailbox_id, subscription_id
         )
         names = await asyncio.to_thread(site.list_names, subscriber_id)
         return pages.render(
@@ -225,12 +232,7 @@ def subscription_router(site: BeskedfordelerSite) -> APIRouter:
         site.administrator(request, subscriber_id)
         await pages.access.form(request)
         mailbox = await asyncio.to_thread(site.own_mailbox, subscriber_id, mailbox_id)
-        try:
-            await asyncio.to_thread(
-                service.unsubscribe, bf, subscriber_id, mailbox_id, subscription_id
-            )
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        await site.call(service.unsubscribe, bf, subscriber_id, mailbox_id, subscription_id)
         return pages.redirect(request, site.mailbox_url(mailbox) + "?besked=slettet")
 
     return router

@@ -29,7 +29,7 @@ from indbetaling.beskedfordeler.ui.cpr_file import (
     read_cpr_file,
     too_big_text,
 )
-from indbetaling.beskedfordeler.ui.site import BeskedfordelerSite, refusal
+from indbetaling.beskedfordeler.ui.site import MAX_NAME, BeskedfordelerSite, name_error, refusal
 from indbetaling.ui.access import CSRF_REFUSED, field
 from indbetaling.ui.cpr import InvalidCpr, parse_cpr
 from indbetaling.ui.sessions import CSRF_FIELD, check_csrf
@@ -103,13 +103,12 @@ async def _list_page(
     status: int = 200,
 ) -> Response:
     info, values = await asyncio.to_thread(_own_list, site, subscriber_id, list_id)
-    return site.pages.render(
+    return site.subscriber_page(
         request,
         "beskedfordeler/value_list.html",
+        subscriber_id,
+        "lists",
         status=status,
-        nav=site.subscriber_nav(subscriber_id, "lists"),
-        site=site,
-        subscriber_id=subscriber_id,
         info=info,
         values=values,
         shown=SHOWN_VALUES,
@@ -135,13 +134,12 @@ def value_list_router(site: BeskedfordelerSite) -> APIRouter:
         status: int = 200,
     ) -> Response:
         found = await asyncio.to_thread(_own_lists, site, subscriber_id)
-        return pages.render(
+        return site.subscriber_page(
             request,
             "beskedfordeler/value_lists.html",
+            subscriber_id,
+            "lists",
             status=status,
-            nav=site.subscriber_nav(subscriber_id, "lists"),
-            site=site,
-            subscriber_id=subscriber_id,
             lists=found,
             name=name,
             errors=errors or {},
@@ -157,14 +155,10 @@ def value_list_router(site: BeskedfordelerSite) -> APIRouter:
         site.administrator(request, subscriber_id)
         form = await pages.access.form(request)
         name = field(form, "navn", 400).strip()
-        error = ""
-        if not name:
-            error = "Skriv værdilistens navn"
-        elif len(name) > 200:
-            error = "Værdilistens navn må højst have 200 tegn"
+        error = name_error(name, "værdilistens")
         if error:
             return await lists_page(
-                request, subscriber_id, name=name[:200], errors={"navn": error}, status=422
+                request, subscriber_id, name=name[:MAX_NAME], errors={"navn": error}, status=422
             )
         list_id = await asyncio.to_thread(service.create_value_list, bf, subscriber_id, name)
         return pages.redirect(request, _list_url(site, subscriber_id, list_id) + "?oprettet=1")
@@ -205,12 +199,7 @@ def value_list_router(site: BeskedfordelerSite) -> APIRouter:
                 remove_text=typed[:2000],
                 status=422,
             )
-        try:
-            removed = await asyncio.to_thread(
-                service.remove_values, bf, list_id, values, subscriber_id
-            )
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        removed = await site.call(service.remove_values, bf, list_id, values, subscriber_id)
         return pages.redirect(
             request, _list_url(site, subscriber_id, list_id) + f"?fjernet={removed}"
         )
@@ -285,12 +274,7 @@ def upload_router(site: BeskedfordelerSite) -> APIRouter:
                 problems=found.problems,
                 status=422,
             )
-        try:
-            added = await asyncio.to_thread(
-                service.add_values, site.bf, list_id, found.values, subscriber_id
-            )
-        except BeskedfordelerError as exc:
-            raise refusal(exc) from None
+        added = await site.call(service.add_values, site.bf, list_id, found.values, subscriber_id)
         return pages.redirect(
             request,
             _list_url(site, subscriber_id, list_id) + f"?laest={len(found.values)}&nye={added}",

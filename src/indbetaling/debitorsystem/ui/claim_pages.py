@@ -16,7 +16,6 @@ twice changes the claim once. A claim of another authority is not found.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
@@ -29,15 +28,17 @@ from starlette.responses import Response
 from indbetaling.debitorsystem.domain import ClaimLedger
 from indbetaling.debitorsystem.service import DebitorService
 from indbetaling.debitorsystem.staff import LedgerChange, Step
-from indbetaling.debitorsystem.ui.site import QueryText, StaffSite, uuid_in_path
+from indbetaling.debitorsystem.ui.site import StaffSite
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.money import InvalidAmount
 from indbetaling.ui.access import PageError, field
+from indbetaling.ui.checks import text_error
+from indbetaling.ui.confirm import checked, key_of, new_key
 from indbetaling.ui.cpr import InvalidCpr, cpr_digits, masked_cpr, parse_cpr
 from indbetaling.ui.kroner import format_kroner, parse_positive_kroner
 from indbetaling.ui.pages import NOT_FOUND
+from indbetaling.ui.site import QueryText, party_in_path, uuid_in_path
 from indbetaling.ui.users import Role
-from indbetaling.wire_text import ControlCharacter, free_text
 
 MAX_TEXT = 200
 LIST_LIMIT = 200
@@ -153,14 +154,8 @@ def check_change(
                 if amount > largest:
                     errors["beloeb"] = message
     text = typed.text.strip()
-    if action.text_label is not None:
-        if len(text) > MAX_TEXT:
-            errors["tekst"] = f"Begrundelsen må højst være {MAX_TEXT} tegn"
-        else:
-            try:
-                free_text(text, "Begrundelsen")
-            except ControlCharacter as exc:
-                errors["tekst"] = str(exc)
+    if action.text_label is not None and (wrong := text_error(text, "Begrundelsen", MAX_TEXT)):
+        errors["tekst"] = wrong
     if errors:
         return None, errors
     return Checked(amount, text or None), {}
@@ -185,13 +180,12 @@ def search_router(site: StaffSite) -> APIRouter:
     def search_page(
         request: Request, cvr: str, typed: str = "", error: str = "", status: int = 200
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/search.html",
+            cvr,
+            "search",
             status=status,
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
             typed=typed,
             errors={SEARCH_FIELD: error} if error else {},
         )
@@ -230,12 +224,11 @@ def search_router(site: StaffSite) -> APIRouter:
     def claims_page(
         request: Request, cvr: str, heading: str, ledgers: list[ClaimLedger], empty: str
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/claims.html",
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "search",
             heading=heading,
             ledgers=ledgers,
             empty=empty,
@@ -245,12 +238,7 @@ def search_router(site: StaffSite) -> APIRouter:
     @router.get("/myndigheder/{cvr}/borgere/{cpr}")
     async def citizen(request: Request, cvr: str, cpr: str) -> Response:
         site.staff(request, cvr)
-        try:
-            part_id = parse_cpr(cpr)
-        except InvalidCpr:
-            raise PageError(
-                404, "Borgeren findes ikke", "Adressen har ikke et gyldigt CPR-nummer."
-            ) from None
+        part_id = party_in_path(cpr)
         ledgers = await site.call(service.claims_of, cvr, part_id=part_id, limit=LIST_LIMIT)
         shown = masked_cpr(part_id)
         return claims_page(
@@ -295,12 +283,11 @@ def claim_router(site: StaffSite) -> APIRouter:
         site.staff(request, cvr)
         ledger = await ledger_of(cvr, claim_text)
         done = next((a.done for a in ACTIONS.values() if a.slug == besked), "")
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/claim.html",
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "search",
             ledger=ledger,
             actions=list(ACTIONS.values()),
             notice_text=done,
@@ -322,13 +309,12 @@ def claim_router(site: StaffSite) -> APIRouter:
         errors: dict[str, str],
         status: int = 200,
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/action.html",
+            cvr,
+            "search",
             status=status,
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
             ledger=ledger,
             action=action,
             typed=typed,
@@ -344,52 +330,45 @@ def claim_router(site: StaffSite) -> APIRouter:
         ledger = await ledger_of(cvr, claim_text)
         return action_page(request, cvr, ledger=ledger, action=action, typed=Typed(), errors={})
 
-    @router.post(base)
-    async def action_check(request: Request, cvr: str, claim_text: str, slug: str) -> Response:
+    async def read_change(
+        request: Request, cvr: str, claim_text: str, slug: str
+    ) -> tuple[FormData, Action, ClaimLedger, Typed, Checked]:
+        """Both POSTs: the change, checked against the claim (else the form again, 422)."""
         site.staff(request, cvr)
         form = await pages.access.form(request)
         action = action_of(slug)
         ledger = await ledger_of(cvr, claim_text)
         typed = _typed(form)
-        checked, errors = check_change(action, typed, ledger)
-        if checked is None:
-            return action_page(
+        change = checked(
+            check_change(action, typed, ledger),
+            lambda errors: action_page(
                 request, cvr, ledger=ledger, action=action, typed=typed, errors=errors, status=422
-            )
-        return pages.render(
+            ),
+        )
+        return form, action, ledger, typed, change
+
+    @router.post(base)
+    async def action_check(request: Request, cvr: str, claim_text: str, slug: str) -> Response:
+        _, action, ledger, _, change = await read_change(request, cvr, claim_text, slug)
+        return site.render(
             request,
             "debitorsystem/action_confirm.html",
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "search",
             ledger=ledger,
             action=action,
-            change=checked,
-            key=str(uuid.uuid4()),
+            change=change,
+            key=new_key(),
         )
 
     @router.post(base + "/bekraeft")
     async def action_do(request: Request, cvr: str, claim_text: str, slug: str) -> Response:
-        site.staff(request, cvr)
-        form = await pages.access.form(request)
-        action = action_of(slug)
-        ledger = await ledger_of(cvr, claim_text)
-        typed = _typed(form)
-        checked, errors = check_change(action, typed, ledger)
-        if checked is None:
-            return action_page(
-                request, cvr, ledger=ledger, action=action, typed=typed, errors=errors, status=422
-            )
-        try:
-            key = str(parse_uuid(field(form, "noegle", 60), "Nøglen"))
-        except InvalidId:
-            raise PageError(
-                400, "Ændringen kunne ikke gemmes", "Bekræftelsen mangler sin nøgle; prøv igen."
-            ) from None
+        form, action, ledger, typed, change = await read_change(request, cvr, claim_text, slug)
+        key = key_of(form, "Ændringen kunne ikke gemmes")
         claim_id = ledger.claim.id
-        request_json: dict[str, object] = {"FordringId": str(claim_id), "Tekst": checked.text}
+        request_json: dict[str, object] = {"FordringId": str(claim_id), "Tekst": change.text}
         if action.amount_label is not None:
-            request_json["Beloeb"] = _decimal(checked.amount)
+            request_json["Beloeb"] = _decimal(change.amount)
         try:
             await site.call(
                 service.once,
@@ -397,7 +376,7 @@ def claim_router(site: StaffSite) -> APIRouter:
                 key,
                 action.operation,
                 request_json,
-                step=step_of(service, action, cvr, claim_id, checked),
+                step=step_of(service, action, cvr, claim_id, change),
                 render=lambda change: {"FordringId": str(change.ledger.claim.id)},
             )
         except PageError as refused:

@@ -16,9 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from indbetaling.debitorsystem.domain import OrderState, ReversalOrder
-from indbetaling.debitorsystem.ui.site import QueryText, StaffSite, uuid_in_path
+from indbetaling.debitorsystem.ui.site import StaffSite
 from indbetaling.ui.access import PageError, field
-from indbetaling.wire_text import ControlCharacter, free_text
+from indbetaling.ui.checks import text_error
+from indbetaling.ui.confirm import checked
+from indbetaling.ui.site import QueryText, uuid_in_path
+from indbetaling.ui.users import WebUser
 
 PAGE = 50
 MAX_REASON = 200
@@ -37,12 +40,9 @@ def check_reason(typed: str) -> tuple[str | None, dict[str, str]]:
     reason = typed.strip()
     if not reason:
         return None, {"begrundelse": "Skriv hvorfor ordren lukkes"}
-    if len(reason) > MAX_REASON:
-        return None, {"begrundelse": f"Begrundelsen må højst være {MAX_REASON} tegn"}
-    try:
-        free_text(reason, "Begrundelsen")
-    except ControlCharacter as exc:
-        return None, {"begrundelse": str(exc)}
+    wrong = text_error(reason, "Begrundelsen", MAX_REASON)
+    if wrong:
+        return None, {"begrundelse": wrong}
     return reason, {}
 
 
@@ -66,12 +66,11 @@ def order_router(site: StaffSite) -> APIRouter:
                     404, "Siden findes ikke", f"'{chosen[:40]}' er ikke en ordres tilstand."
                 ) from None
         page, next_key = await site.call(service.reversal_orders_page, cvr, state, side, PAGE)
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/orders.html",
-            nav=site.nav(cvr, "manual" if state is OrderState.MANUEL else "orders"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "manual" if state is OrderState.MANUEL else "orders",
             orders=page,
             next_key=next_key,
             chosen=chosen,
@@ -93,13 +92,12 @@ def order_router(site: StaffSite) -> APIRouter:
         status: int = 200,
         notice_text: str = "",
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "debitorsystem/order.html",
+            cvr,
+            "orders",
             status=status,
-            nav=site.nav(cvr, "orders"),
-            site=site,
-            cvr=cvr,
             order=order,
             state_text=ORDER_STATE,
             reason=reason,
@@ -116,34 +114,35 @@ def order_router(site: StaffSite) -> APIRouter:
         done = "Ordren er lukket." if besked == "lukket" else ""
         return order_page(request, cvr, found, notice_text=done)
 
-    @router.post("/myndigheder/{cvr}/tilbagefoerselsordrer/{order_text}/luk")
-    async def close_check(request: Request, cvr: str, order_text: str) -> Response:
-        site.staff(request, cvr)
+    async def read_reason(
+        request: Request, cvr: str, order_text: str
+    ) -> tuple[WebUser, ReversalOrder, str, str]:
+        """Both POSTs: why the order is closed (else the order's page again, 422)."""
+        user = site.staff(request, cvr)
         form = await pages.access.form(request)
         found = await order_of(cvr, order_text)
         typed = field(form, "begrundelse", 400)
-        reason, errors = check_reason(typed)
-        if reason is None:
-            return order_page(request, cvr, found, reason=typed, errors=errors, status=422)
-        return pages.render(
+        reason = checked(
+            check_reason(typed),
+            lambda errors: order_page(request, cvr, found, reason=typed, errors=errors, status=422),
+        )
+        return user, found, typed, reason
+
+    @router.post("/myndigheder/{cvr}/tilbagefoerselsordrer/{order_text}/luk")
+    async def close_check(request: Request, cvr: str, order_text: str) -> Response:
+        _, found, _, reason = await read_reason(request, cvr, order_text)
+        return site.render(
             request,
             "debitorsystem/order_confirm.html",
-            nav=site.nav(cvr, "orders"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "orders",
             order=found,
             reason=reason,
         )
 
     @router.post("/myndigheder/{cvr}/tilbagefoerselsordrer/{order_text}/luk/bekraeft")
     async def close(request: Request, cvr: str, order_text: str) -> Response:
-        user = site.staff(request, cvr)
-        form = await pages.access.form(request)
-        found = await order_of(cvr, order_text)
-        typed = field(form, "begrundelse", 400)
-        reason, errors = check_reason(typed)
-        if reason is None:
-            return order_page(request, cvr, found, reason=typed, errors=errors, status=422)
+        user, found, typed, reason = await read_reason(request, cvr, order_text)
         try:
             await site.call(service.close_order, cvr, found.id, user.name, reason)
         except PageError as refused:

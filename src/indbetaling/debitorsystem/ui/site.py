@@ -7,58 +7,42 @@ block on the database, so the pages run them in a thread.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
-from fastapi import Query
 from starlette.requests import Request
 
 from indbetaling.debitorsystem.api import STATUS_OF_CODE
 from indbetaling.debitorsystem.domain import Rejected
 from indbetaling.debitorsystem.service import DebitorService, InvalidRequest
-from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.ui.access import PageError
 from indbetaling.ui.pages import NavItem, Pages
+from indbetaling.ui.site import AuthorityPages, call_refusing, refused
 from indbetaling.ui.users import Role, WebUser
 
 T = TypeVar("T")
 PREFIX = "/debitorsystem"
-QueryText = Annotated[str | None, Query(max_length=400)]
-"""An optional query parameter of a page (a filter, a page key, a message)."""
 
 
-def refusal(refused: Rejected | InvalidRequest) -> PageError:
+def refusal(refusal: Rejected | InvalidRequest) -> PageError:
     """A refusal of the debitorsystem as a page: its FejlTekst, and its FejlKode."""
-    if isinstance(refused, InvalidRequest):
-        return PageError(422, "Det kunne ikke lade sig gøre", str(refused), "UGYLDIG_FORESPOERGSEL")
-    return PageError(
-        STATUS_OF_CODE.get(refused.code, 409),
-        "Det kunne ikke lade sig gøre",
-        refused.text,
-        refused.code.value,
-    )
+    if isinstance(refusal, InvalidRequest):
+        return refused(422, str(refusal), "UGYLDIG_FORESPOERGSEL")
+    return refused(STATUS_OF_CODE.get(refusal.code, 409), refusal.text, refusal.code.value)
 
 
 @dataclass(frozen=True)
-class StaffSite:
+class StaffSite(AuthorityPages):
     service: DebitorService
     pages: Pages
     authority_names: Mapping[str, str] = field(default_factory=dict)
 
     root = PREFIX
 
-    def base(self, cvr: str) -> str:
-        return f"{self.root}/myndigheder/{cvr}"
-
     def claim_url(self, cvr: str, claim_id: UUID) -> str:
         return f"{self.base(cvr)}/fordringer/{claim_id}"
-
-    def authority_text(self, cvr: str) -> str:
-        name = self.authority_names.get(cvr)
-        return f"{name} ({cvr})" if name else cvr
 
     def staff(self, request: Request, cvr: str) -> WebUser:
         """The signed-in staff of authority `cvr` (or the sign-in page, or 403)."""
@@ -78,17 +62,4 @@ class StaffSite:
 
     async def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """A service call in a thread; its refusal is a page with its FejlTekst."""
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except (Rejected, InvalidRequest) as refused:
-            raise refusal(refused) from None
-
-
-def uuid_in_path(text: str, what: str) -> UUID:
-    """An id from the address; a 404 page when it is none."""
-    try:
-        return parse_uuid(text, what)
-    except InvalidId:
-        raise PageError(
-            404, f"{what} findes ikke", f"Adressen har ikke et gyldigt {what}."
-        ) from None
+        return await call_refusing((Rejected, InvalidRequest), refusal, fn, *args, **kwargs)

@@ -16,9 +16,10 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from indbetaling.fagsystem.ui.site import DEBITOR_SILENT, FagsystemSite, party_in_path
+from indbetaling.fagsystem.ui.site import DEBITOR_SILENT, FagsystemSite
 from indbetaling.ui.access import field
 from indbetaling.ui.cpr import InvalidCpr, masked_cpr, parse_cpr
+from indbetaling.ui.site import party_in_path
 
 MAX_TEXT = 200
 
@@ -31,13 +32,12 @@ def citizen_router(site: FagsystemSite) -> APIRouter:
     def search_page(
         request: Request, cvr: str, typed: str = "", error: str = "", status: int = 200
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/search.html",
+            cvr,
+            "search",
             status=status,
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
             typed=typed,
             errors={"cpr": error} if error else {},
         )
@@ -82,12 +82,11 @@ def citizen_router(site: FagsystemSite) -> APIRouter:
         part_id = party_in_path(cpr)
         found = await site.claims_now(cvr, part_id)
         paid = await asyncio.to_thread(service.payments, cvr, part_id=part_id)
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/citizen.html",
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "search",
             part_id=part_id,
             claims=found.claims,
             stale=found.stale,

@@ -12,7 +12,6 @@ debitorsystem then decides (ACCEPTERET, or AFVIST with its FejlTekst) the paymen
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -24,13 +23,15 @@ from starlette.responses import Response
 from indbetaling.fagsystem import claims
 from indbetaling.fagsystem.domain import Refused
 from indbetaling.fagsystem.service import PaymentRequest
-from indbetaling.fagsystem.ui.site import FagsystemSite, party_in_path, refusal, uuid_in_path
+from indbetaling.fagsystem.ui.site import FagsystemSite, refusal
 from indbetaling.fordring import ClaimView
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.money import InvalidAmount
 from indbetaling.ui.access import PageError, field
+from indbetaling.ui.checks import text_error
+from indbetaling.ui.confirm import checked, key_of, new_key
 from indbetaling.ui.kroner import format_field, format_kroner, parse_positive_kroner
-from indbetaling.wire_text import ControlCharacter, free_text
+from indbetaling.ui.site import party_in_path, uuid_in_path
 
 MAX_TEXT = 200
 
@@ -49,6 +50,17 @@ class CheckedPayment:
     amount: int
     org_unit: UUID
     text: str | None
+
+
+@dataclass(frozen=True)
+class PostedPayment:
+    """A POSTed pay form that holds, with the claim it pays."""
+
+    form: FormData
+    part_id: str
+    claim: ClaimView
+    typed: PaymentForm
+    payment: CheckedPayment
 
 
 def _read_form(form: FormData) -> PaymentForm:
@@ -80,13 +92,9 @@ def check_payment(
     if unit not in org_units:
         errors["organisationsenhed"] = "Vælg en af fagsystemets organisationsenheder"
     text = typed.text.strip()
-    if len(text) > MAX_TEXT:
-        errors["tekst"] = f"Teksten må højst være {MAX_TEXT} tegn"
-    else:
-        try:
-            free_text(text, "Teksten")
-        except ControlCharacter as exc:
-            errors["tekst"] = str(exc)
+    wrong = text_error(text, "Teksten", MAX_TEXT)
+    if wrong:
+        errors["tekst"] = wrong
     if errors or unit is None:
         return None, errors
     return CheckedPayment(amount, unit, text or None), {}
@@ -128,13 +136,12 @@ def pay_router(site: FagsystemSite) -> APIRouter:
         errors: dict[str, str],
         status: int = 200,
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/pay.html",
+            cvr,
+            "search",
             status=status,
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
             part_id=part_id,
             claim=claim,
             typed=typed,
@@ -154,17 +161,19 @@ def pay_router(site: FagsystemSite) -> APIRouter:
         typed = PaymentForm(format_field(claim.restance), str(units[0]) if units else "", "")
         return pay_page(request, cvr=cvr, part_id=part_id, claim=claim, typed=typed, errors={})
 
-    @router.post(base)
-    async def pay_check(request: Request, cvr: str, cpr: str, claim_text: str) -> Response:
+    async def read_payment(
+        request: Request, cvr: str, cpr: str, claim_text: str, *, ask: bool
+    ) -> PostedPayment:
+        """Both POSTs: the form, checked against the claim (else the form again, 422)."""
         site.case_worker(request)
         form = await pages.access.form(request)
         site.authority(cvr)
         part_id = party(cpr)
-        claim = await claim_of(cvr, part_id, claim_text, ask=True)
+        claim = await claim_of(cvr, part_id, claim_text, ask=ask)
         typed = _read_form(form)
-        checked, errors = check_payment(typed, claim, site.org_units(cvr))
-        if checked is None:
-            return pay_page(
+        payment = checked(
+            check_payment(typed, claim, site.org_units(cvr)),
+            lambda errors: pay_page(
                 request,
                 cvr=cvr,
                 part_id=part_id,
@@ -172,46 +181,31 @@ def pay_router(site: FagsystemSite) -> APIRouter:
                 typed=typed,
                 errors=errors,
                 status=422,
-            )
-        return pages.render(
+            ),
+        )
+        return PostedPayment(form, part_id, claim, typed, payment)
+
+    @router.post(base)
+    async def pay_check(request: Request, cvr: str, cpr: str, claim_text: str) -> Response:
+        posted = await read_payment(request, cvr, cpr, claim_text, ask=True)
+        return site.render(
             request,
             "fagsystem/pay_confirm.html",
-            nav=site.nav(cvr, "search"),
-            site=site,
-            cvr=cvr,
-            part_id=part_id,
-            claim=claim,
-            payment=checked,
-            key=str(uuid.uuid4()),
+            cvr,
+            "search",
+            part_id=posted.part_id,
+            claim=posted.claim,
+            payment=posted.payment,
+            key=new_key(),
         )
 
     @router.post(base + "/bekraeft")
     async def pay(request: Request, cvr: str, cpr: str, claim_text: str) -> Response:
-        site.case_worker(request)
-        form = await pages.access.form(request)
-        site.authority(cvr)
-        part_id = party(cpr)
-        claim = await claim_of(cvr, part_id, claim_text, ask=False)
-        typed = _read_form(form)
-        checked, errors = check_payment(typed, claim, site.org_units(cvr))
-        if checked is None:
-            return pay_page(
-                request,
-                cvr=cvr,
-                part_id=part_id,
-                claim=claim,
-                typed=typed,
-                errors=errors,
-                status=422,
-            )
-        try:
-            key = str(parse_uuid(field(form, "noegle", 60), "Nøglen"))
-        except InvalidId:
-            raise PageError(
-                400, "Betalingen kunne ikke sendes", "Bekræftelsen mangler sin nøgle; prøv igen."
-            ) from None
+        posted = await read_payment(request, cvr, cpr, claim_text, ask=False)
+        key = key_of(posted.form, "Betalingen kunne ikke sendes")
+        payment = posted.payment
         asked = PaymentRequest(
-            claim.claim_id, checked.amount, part_id, checked.org_unit, checked.text
+            posted.claim.claim_id, payment.amount, posted.part_id, payment.org_unit, payment.text
         )
         try:
             view = await service.pay(cvr, key, asked)
@@ -220,9 +214,9 @@ def pay_router(site: FagsystemSite) -> APIRouter:
             return pay_page(
                 request,
                 cvr=cvr,
-                part_id=part_id,
-                claim=claim,
-                typed=typed,
+                part_id=posted.part_id,
+                claim=posted.claim,
+                typed=posted.typed,
                 errors={"beloeb": error.text},
                 status=error.status,
             )

@@ -6,15 +6,14 @@ GET …/myndigheder/<cvr>/indbetalinger/<IndbetalingId>
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from indbetaling.fagsystem.domain import PaymentState, Refused
+from indbetaling.fagsystem.domain import PaymentState
 from indbetaling.fagsystem.ui import labels
-from indbetaling.fagsystem.ui.site import FagsystemSite, QueryText, refusal, uuid_in_path
+from indbetaling.fagsystem.ui.site import FagsystemSite
+from indbetaling.ui.site import QueryText, uuid_in_path
 
 MESSAGES = {
     "betalt": "Indbetalingen er registreret og sendt til debitorsystemet.",
@@ -37,16 +36,12 @@ def payment_router(site: FagsystemSite) -> APIRouter:
         site.case_worker(request)
         site.authority(cvr)
         state = state_filter(tilstand)
-        try:
-            page = await asyncio.to_thread(service.payments, cvr, state=state, key=side)
-        except Refused as refused:
-            raise refusal(refused) from None
-        return pages.render(
+        page = await site.call(service.payments, cvr, state=state, key=side)
+        return site.render(
             request,
             "fagsystem/payments.html",
-            nav=site.nav(cvr, "payments"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "payments",
             payments=page.items,
             next_key=page.next_key,
             state=state,
@@ -61,16 +56,12 @@ def payment_router(site: FagsystemSite) -> APIRouter:
         site.case_worker(request)
         site.authority(cvr)
         payment_id = uuid_in_path(payment_text, "IndbetalingId")
-        try:
-            view = await asyncio.to_thread(service.payment, cvr, payment_id)
-        except Refused as refused:
-            raise refusal(refused) from None
-        return pages.render(
+        view = await site.call(service.payment, cvr, payment_id)
+        return site.render(
             request,
             "fagsystem/payment.html",
-            nav=site.nav(cvr, "payments"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "payments",
             view=view,
             p=view.payment,
             message=MESSAGES.get(besked or "", ""),

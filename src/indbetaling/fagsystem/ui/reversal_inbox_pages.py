@@ -22,10 +22,11 @@ from starlette.responses import Response
 from indbetaling.fagsystem.domain import Refused, ReversalSource, ReversalState
 from indbetaling.fagsystem.service import ReversalRequest
 from indbetaling.fagsystem.ui import labels
-from indbetaling.fagsystem.ui.site import FagsystemSite, QueryText, refusal
+from indbetaling.fagsystem.ui.site import FagsystemSite, refusal
 from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.ui.access import field
-from indbetaling.wire_text import ControlCharacter, free_text
+from indbetaling.ui.checks import text_error
+from indbetaling.ui.site import QueryText
 
 BY_HAND = (ReversalSource.MANUEL_ADVIS, ReversalSource.SAGSBEHANDLER)
 MAX_TEXT = 200
@@ -59,13 +60,9 @@ def check_reversal(typed: ReversalForm) -> tuple[ReversalRequest | None, dict[st
         except InvalidId:
             errors["ordre"] = "Ordrens id er ikke et gyldigt id (8-4-4-4-12 hextegn)"
     text = typed.text.strip()
-    if len(text) > MAX_TEXT:
-        errors["tekst"] = f"Teksten må højst være {MAX_TEXT} tegn"
-    else:
-        try:
-            free_text(text, "Teksten")
-        except ControlCharacter as exc:
-            errors["tekst"] = str(exc)
+    wrong = text_error(text, "Teksten", MAX_TEXT)
+    if wrong:
+        errors["tekst"] = wrong
     if errors or source is None or payment_id is None:
         return None, errors
     return ReversalRequest(payment_id, source, order_id, text or None), {}
@@ -84,16 +81,12 @@ def inbox_router(site: FagsystemSite) -> APIRouter:
         site.authority(cvr)
         chosen = tilstand or ReversalState.AFVENTER.value
         state = ReversalState.__members__.get(chosen)
-        try:
-            page = await asyncio.to_thread(service.reversals, cvr, state=state, key=side)
-        except Refused as refused:
-            raise refusal(refused) from None
-        return pages.render(
+        page = await site.call(service.reversals, cvr, state=state, key=side)
+        return site.render(
             request,
             "fagsystem/reversals.html",
-            nav=site.nav(cvr, "reversals"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "reversals",
             reversals=page.items,
             next_key=page.next_key,
             chosen=chosen if state else "ALLE",
@@ -108,13 +101,12 @@ def inbox_router(site: FagsystemSite) -> APIRouter:
         errors: dict[str, str],
         status: int = 200,
     ) -> Response:
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/reversal_new.html",
+            cvr,
+            "reversals",
             status=status,
-            nav=site.nav(cvr, "reversals"),
-            site=site,
-            cvr=cvr,
             typed=typed,
             errors=errors,
             sources=BY_HAND,

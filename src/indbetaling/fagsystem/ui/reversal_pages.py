@@ -11,7 +11,6 @@ the reversal, the rest paid back.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from fastapi import APIRouter
@@ -28,10 +27,12 @@ from indbetaling.fagsystem.domain import (
 )
 from indbetaling.fagsystem.service import PaymentView
 from indbetaling.fagsystem.ui import labels
-from indbetaling.fagsystem.ui.site import FagsystemSite, QueryText, refusal, uuid_in_path
+from indbetaling.fagsystem.ui.site import FagsystemSite, refusal
 from indbetaling.money import InvalidAmount
 from indbetaling.ui.access import field
+from indbetaling.ui.confirm import FormRefused
 from indbetaling.ui.kroner import format_field, format_kroner, parse_share
+from indbetaling.ui.site import QueryText, uuid_in_path
 
 MESSAGES = {
     "registreret": "Tilbageførslen er registreret og venter på at blive udført.",
@@ -74,11 +75,8 @@ def reversal_router(site: FagsystemSite) -> APIRouter:
 
     async def load(cvr: str, reversal_text: str) -> tuple[Reversal, PaymentView]:
         reversal_id = uuid_in_path(reversal_text, "TilbagefoerselId")
-        try:
-            reversal = await asyncio.to_thread(service.reversal, cvr, reversal_id)
-            payment = await asyncio.to_thread(service.payment, cvr, reversal.payment_id)
-        except Refused as refused:
-            raise refusal(refused) from None
+        reversal = await site.call(service.reversal, cvr, reversal_id)
+        payment = await site.call(service.payment, cvr, reversal.payment_id)
         return reversal, payment
 
     async def reversal_page(
@@ -103,13 +101,12 @@ def reversal_router(site: FagsystemSite) -> APIRouter:
             stale = found.stale
             split = suggested_split(reversal.amount, restance, reversal.overcoverage)
             typed = SplitForm(format_field(split.repay), format_field(split.payback))
-        return pages.render(
+        return site.render(
             request,
             "fagsystem/reversal.html",
+            cvr,
+            "reversals",
             status=status,
-            nav=site.nav(cvr, "reversals"),
-            site=site,
-            cvr=cvr,
             r=reversal,
             view=payment,
             p=payment.payment,
@@ -136,8 +133,10 @@ def reversal_router(site: FagsystemSite) -> APIRouter:
     def split_form(form: FormData) -> SplitForm:
         return SplitForm(field(form, "genindbetal", 60), field(form, "tilbagebetal", 60))
 
-    @router.post("/{reversal_text}/udfoer")
-    async def execute_check(request: Request, cvr: str, reversal_text: str) -> Response:
+    async def read_split(
+        request: Request, cvr: str, reversal_text: str
+    ) -> tuple[Reversal, PaymentView, SplitForm, Split]:
+        """Both POSTs: the split, checked against the payment (else the form again, 422)."""
         site.case_worker(request)
         form = await pages.access.form(request)
         site.authority(cvr)
@@ -145,15 +144,21 @@ def reversal_router(site: FagsystemSite) -> APIRouter:
         typed = split_form(form)
         split, errors = check_split(typed, found.amount)
         if split is None:
-            return await reversal_page(
-                request, cvr, found, payment, typed=typed, errors=errors, status=422
+            raise FormRefused(
+                await reversal_page(
+                    request, cvr, found, payment, typed=typed, errors=errors, status=422
+                )
             )
-        return pages.render(
+        return found, payment, typed, split
+
+    @router.post("/{reversal_text}/udfoer")
+    async def execute_check(request: Request, cvr: str, reversal_text: str) -> Response:
+        found, payment, _, split = await read_split(request, cvr, reversal_text)
+        return site.render(
             request,
             "fagsystem/reversal_confirm.html",
-            nav=site.nav(cvr, "reversals"),
-            site=site,
-            cvr=cvr,
+            cvr,
+            "reversals",
             r=found,
             p=payment.payment,
             split=split,
@@ -162,16 +167,7 @@ def reversal_router(site: FagsystemSite) -> APIRouter:
 
     @router.post("/{reversal_text}/udfoer/bekraeft")
     async def execute(request: Request, cvr: str, reversal_text: str) -> Response:
-        site.case_worker(request)
-        form = await pages.access.form(request)
-        site.authority(cvr)
-        found, payment = await load(cvr, reversal_text)
-        typed = split_form(form)
-        split, errors = check_split(typed, found.amount)
-        if split is None:
-            return await reversal_page(
-                request, cvr, found, payment, typed=typed, errors=errors, status=422
-            )
+        found, payment, typed, split = await read_split(request, cvr, reversal_text)
         try:
             await service.execute(cvr, found.id, split)
         except Refused as refused:

@@ -9,12 +9,11 @@ no other part's tables and call the debitorsystem only through the fagsystem's p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TypeVar
 from uuid import UUID
 
-from fastapi import Query
 from starlette.requests import Request
 
 from indbetaling.fagsystem import claims
@@ -23,27 +22,21 @@ from indbetaling.fagsystem.client import InvalidCall, NoBusinessAnswer
 from indbetaling.fagsystem.domain import Refused
 from indbetaling.fagsystem.service import PaymentService
 from indbetaling.fordring import ClaimView
-from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.ui.access import PageError
-from indbetaling.ui.cpr import InvalidCpr, cpr_digits, parse_cpr
+from indbetaling.ui.cpr import cpr_digits
 from indbetaling.ui.pages import NavItem, Pages
+from indbetaling.ui.site import AuthorityPages, call_refusing, refused
 from indbetaling.ui.users import Role, WebUser
 
-QueryText = Annotated[str | None, Query(max_length=400)]
-"""An optional query parameter of a page (a filter, a page key, a message)."""
+T = TypeVar("T")
 DEBITOR_SILENT = (
     "Debitorsystemet svarede ikke, så oversigten over fordringer er måske ikke den nyeste"
 )
 
 
-def refusal(refused: Refused) -> PageError:
+def refusal(refusal: Refused) -> PageError:
     """A refusal of the fagsystem as a page: its FejlTekst, and its FejlKode."""
-    return PageError(
-        STATUS_OF_CODE.get(refused.code, 422),
-        "Det kunne ikke lade sig gøre",
-        refused.text,
-        refused.code.value,
-    )
+    return refused(STATUS_OF_CODE.get(refusal.code, 422), refusal.text, refusal.code.value)
 
 
 @dataclass(frozen=True)
@@ -58,7 +51,7 @@ class ClaimsNow:
 
 
 @dataclass(frozen=True)
-class FagsystemSite:
+class FagsystemSite(AuthorityPages):
     service: PaymentService
     pages: Pages
     name: str
@@ -72,15 +65,8 @@ class FagsystemSite:
     def root(self) -> str:
         return f"/fagsystem/{self.id}"
 
-    def base(self, cvr: str) -> str:
-        return f"{self.root}/myndigheder/{cvr}"
-
     def citizen_url(self, cvr: str, part_id: str) -> str:
         return f"{self.base(cvr)}/borgere/{cpr_digits(part_id) or part_id}"
-
-    def authority_text(self, cvr: str) -> str:
-        name = self.authority_names.get(cvr)
-        return f"{name} ({cvr})" if name else cvr
 
     @property
     def authorities(self) -> list[str]:
@@ -102,6 +88,10 @@ class FagsystemSite:
         except Refused as refused:
             raise refusal(refused) from None
         return cvr
+
+    async def call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """A service call in a thread; its refusal is a page with its FejlTekst."""
+        return await call_refusing((Refused,), refusal, fn, *args, **kwargs)
 
     def nav(self, cvr: str | None, current: str = "") -> list[NavItem]:
         items = [NavItem("Myndigheder", f"{self.root}/", current == "home")]
@@ -128,23 +118,3 @@ class FagsystemSite:
             claims.payable_claims, self.service.engine, self.id, cvr, part_id
         )
         return ClaimsNow(found, stale)
-
-
-def uuid_in_path(text: str, what: str) -> UUID:
-    """An id from the address; a 404 page when it is none."""
-    try:
-        return parse_uuid(text, what)
-    except InvalidId:
-        raise PageError(
-            404, f"{what} findes ikke", f"Adressen har ikke et gyldigt {what}."
-        ) from None
-
-
-def party_in_path(cpr: str) -> str:
-    """The party of a CPR number in the address; a 404 page when it is none."""
-    try:
-        return parse_cpr(cpr)
-    except InvalidCpr:
-        raise PageError(
-            404, "Borgeren findes ikke", "Adressen har ikke et gyldigt CPR-nummer."
-        ) from None

@@ -17,10 +17,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,12 +31,12 @@ from indbetaling.ids import InvalidId, parse_uuid
 from indbetaling.refusal import Refused
 from indbetaling.ui.access import PageError, WebAccess
 from indbetaling.ui.pages import NavItem, Pages
+from indbetaling.ui.site import QueryText, named
 from indbetaling.ui.users import Role
 
 TEMPLATES = Path(__file__).parent / "templates"
 ROOT = "/finance"
 PAGE = 50
-QueryText = Annotated[str | None, Query(max_length=400)]
 
 
 def finance_pages(
@@ -52,8 +51,7 @@ def finance_pages(
     chart_accounts = accounts or Accounts()
 
     def authority_text(cvr: str) -> str:
-        name = authority_names.get(cvr)
-        return f"{name} ({cvr})" if name else cvr
+        return named(authority_names, cvr)
 
     def nav(current: str) -> list[NavItem]:
         return [

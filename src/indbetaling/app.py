@@ -13,45 +13,39 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from indbetaling.besked_afsend import AmqpPublisher, HttpPublisher, Publisher
+from indbetaling import composition
 from indbetaling.beskedfordeler import app as beskedfordeler_app
 from indbetaling.beskedfordeler.service import Beskedfordeler
+from indbetaling.composition import FagsystemSettings, Peers, Secrets
 from indbetaling.db import make_engine, migrate
 from indbetaling.debitorsystem import app as debitorsystem_app
-from indbetaling.debitorsystem.relay import RelaySettings
 from indbetaling.debitorsystem.service import DebitorService
 from indbetaling.demo_identity import (
     auditor_token,
     caseworker_token,
     debitorsystem_secret,
     demo_secret,
-    demo_uuid,
     fagsystem_client_id,
     finance_token,
     operator_token,
     push_secret,
     web_session_secret,
 )
-from indbetaling.demo_plan import DemoFagsystem, DemoPlan, make_plan
+from indbetaling.demo_plan import DemoPlan, make_plan
 from indbetaling.demo_users import demo_accounts, web_home
 from indbetaling.fagsystem import app as fagsystem_app
-from indbetaling.fagsystem.client import GatewayDebitorClient
 from indbetaling.fagsystem.domain import ReversalPolicy
-from indbetaling.fagsystem.finance_client import BookingSettings
 from indbetaling.finance import app as finance_app
-from indbetaling.nemkonto import app as nemkonto_app
 from indbetaling.parts import mount, new_app
 from indbetaling.public_openapi import Forwarded, publish
 from indbetaling.serviceplatform import app as serviceplatform_app
 from indbetaling.serviceplatform.service import Serviceplatform
 from indbetaling.settings import Part, Settings
-from indbetaling.sts_client import Credentials
 from indbetaling.ui.access import WebAccess
 from indbetaling.ui.oidc import OidcConfig, OidcSignIn
 from indbetaling.ui.pages import Pages
@@ -67,7 +61,6 @@ PARTS_IN_PROCESS: tuple[Part, ...] = (
     "finance",
     "nemkonto",
 )
-DEBITORSYSTEM_CLIENT_ID = "debitorsystem"
 
 
 @dataclass
@@ -100,67 +93,47 @@ def build(settings: Settings) -> System:
         "Indbetaling",
         "KOMBIT SF1590_B_03 Afsend DebitorIndbetaling: all five parts on one port.",
     )
-    # In one process the parts call each other in-process over HTTP; the registered endpoints
-    # stay absolute URLs, so the same registrations serve parts that run as separate processes.
+    # In one process the parts call each other in-process over HTTP, all at this base URL; the
+    # registered endpoints stay absolute URLs, so the same registrations serve parts that run
+    # as separate processes.
+    base = settings.base_url
     in_process = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=settings.base_url, timeout=30
+        transport=httpx.ASGITransport(app=app), base_url=base, timeout=30
     )
-    platform = serviceplatform_app.build(
-        engines["serviceplatform"], in_process, operator_token=operator_token(settings)
-    )
+    secrets = demo_secrets(settings)
+    platform = composition.gateway(engines["serviceplatform"], in_process, secrets)
     jwks = platform.platform.jwks()
+    peers = Peers.at(in_process, base, lambda: jwks)
     plan = make_plan(settings.demo_seed, settings.demo_claims)
+    hosted = demo_fagsystems(settings)
     oidc = _oidc_sign_in(settings, plan)
     # With an identity provider nobody signs in with a demo password.
     accounts = [] if oidc is not None else demo_accounts(settings, plan)
     access = WebAccess(
-        SessionCodec(web_session_secret(settings), secure=settings.base_url.startswith("https:")),
+        SessionCodec(web_session_secret(settings), secure=base.startswith("https:")),
         UserDirectory(accounts),
     )
-    authority_names = {a.cvr: a.name for a in plan.authorities}
-    debitorsystem = debitorsystem_app.build(
+    names = {a.cvr: a.name for a in plan.authorities}
+    debitorsystem = composition.debitorsystem(
+        settings,
         engines["debitorsystem"],
-        system_id=demo_uuid(settings, "debitorsystem"),
-        platform_jwks=jwks,
-        relay_settings=RelaySettings(
-            gateway_url=settings.base_url,
-            client_id=DEBITORSYSTEM_CLIENT_ID,
-            client_secret=debitorsystem_secret(settings),
-        ),
-        publisher=_claim_publisher(settings, in_process),
-        retention=timedelta(days=settings.idempotency_retention_days),
-        auditor_token=auditor_token(settings),
-        web=debitorsystem_app.Web(access, authority_names),
+        peers,
+        secrets,
+        web=debitorsystem_app.Web(access, names),
     )
-    fagsystems = fagsystem_app.build(
-        engines["fagsystem"],
-        [_hosted(settings, f) for f in plan.fagsystems],
-        platform_jwks=jwks,
-        payments=fagsystem_app.Payments(
-            ports={f.id: _debitor_client(settings, f, in_process) for f in plan.fagsystems},
-            bookings=BookingSettings(
-                finance_url=settings.base_url,
-                nemkonto_url=settings.base_url,
-                token=finance_token(settings),
-            ),
-            http=in_process,
-        ),
-        web=fagsystem_app.Web(access, authority_names),
+    fagsystems = composition.fagsystem(
+        engines["fagsystem"], peers, secrets, hosted, web=fagsystem_app.Web(access, names)
     )
-    beskedfordeler = beskedfordeler_app.build(
+    beskedfordeler = composition.beskedfordeler(
+        settings,
         engines["beskedfordeler"],
-        platform_jwks=jwks,
-        amqp_url=settings.amqp_url,
+        peers,
         web=beskedfordeler_app.Web(access, {str(f.id): f.name for f in plan.fagsystems}),
     )
-    finance = finance_app.build(
-        engines["finance"],
-        tokens=[finance_token(settings)],
-        http=in_process,
-        sources=_reconciliation_sources(settings, plan),
-        web=finance_app.Web(access, authority_names),
+    finance = composition.finance(
+        engines["finance"], peers, secrets, hosted, web=finance_app.Web(access, names)
     )
-    nemkonto = nemkonto_app.build(engines["nemkonto"], tokens=[finance_token(settings)])
+    nemkonto = composition.nemkonto(engines["nemkonto"], secrets)
     mount(app, workers, [platform, debitorsystem, fagsystems, beskedfordeler, finance, nemkonto])
     app.include_router(
         signin_router(Pages(access, [], "Indbetaling"), _page_links(plan), oidc=oidc)
@@ -168,7 +141,7 @@ def build(settings: Settings) -> System:
     # Clients call the gateway's REST paths; the providers' own addresses stay private.
     publish(
         app,
-        base_url=settings.base_url,
+        base_url=base,
         forwarded=[
             Forwarded(debitorsystem_app.REST_BASE, serviceplatform_app.REST_PREFIX),
             Forwarded(beskedfordeler_app.PREFIX, serviceplatform_app.BESKEDFORDELER_PREFIX),
@@ -188,6 +161,16 @@ def build(settings: Settings) -> System:
         beskedfordeler.service,
         fagsystems,
         accounts,
+    )
+
+
+def demo_secrets(settings: Settings) -> Secrets:
+    """The embedded default's credentials: from the settings, else the demo's."""
+    return Secrets(
+        operator_token=operator_token(settings),
+        debitorsystem_client_secret=debitorsystem_secret(settings),
+        debitorsystem_auditor_token=auditor_token(settings),
+        finance_token=finance_token(settings),
     )
 
 
@@ -246,60 +229,19 @@ def _page_links(plan: DemoPlan) -> list[Link]:
     ]
 
 
-def _hosted(settings: Settings, fagsystem: DemoFagsystem) -> fagsystem_app.HostedFagsystem:
-    return fagsystem_app.HostedFagsystem(
-        fagsystem.id,
-        push_secret(settings, fagsystem.id),
-        caseworker_token=caseworker_token(settings, fagsystem.id),
-        reversal_policy=ReversalPolicy(fagsystem.reversal_policy),
-        org_units=fagsystem.org_units,
-        name=fagsystem.name,
-    )
-
-
-def _debitor_client(
-    settings: Settings, fagsystem: DemoFagsystem, in_process: httpx.AsyncClient
-) -> GatewayDebitorClient:
-    """A hosted fagsystem calls DebitorIndbetalingAfsend through the gateway, with its own
-    credentials, as any fagsystem does."""
-    credentials = Credentials(
-        settings.base_url,
-        fagsystem_client_id(fagsystem.id),
-        demo_secret(settings, str(fagsystem.id)),
-    )
-    return GatewayDebitorClient(credentials, in_process)
-
-
-def _reconciliation_sources(
-    settings: Settings, plan: DemoPlan
-) -> finance_app.ReconciliationSources:
-    """Where finance reads what it reconciles: each hosted fagsystem's case-worker API (for
-    the authorities it serves), the debitorsystem's coverages (auditor token) and NemKonto."""
-    base = settings.base_url
-    return finance_app.ReconciliationSources(
-        fagsystems=[
-            finance_app.FagsystemSource(
-                f.id,
-                f"{base}{fagsystem_app.prefix(f.id)}/api/v1",
-                caseworker_token(settings, f.id),
-                f.authorities,
-            )
-            for f in plan.fagsystems
-        ],
-        debitorsystem=finance_app.ApiSource(
-            f"{base}{debitorsystem_app.PREFIX}/api/v1", auditor_token(settings)
-        ),
-        nemkonto=finance_app.ApiSource(f"{base}{nemkonto_app.API_ROOT}", finance_token(settings)),
-    )
-
-
-def _claim_publisher(settings: Settings, in_process: httpx.AsyncClient) -> Publisher:
-    """How the debitorsystem sends its claim messages: RabbitMQ when configured, otherwise the
-    Beskedfordeler's `BeskedAfsend` through the gateway."""
-    debitorsystem_id = str(demo_uuid(settings, "debitorsystem"))
-    if settings.amqp_url:
-        return AmqpPublisher(settings.amqp_url, debitorsystem_id)
-    credentials = Credentials(
-        settings.base_url, DEBITORSYSTEM_CLIENT_ID, debitorsystem_secret(settings)
-    )
-    return HttpPublisher(credentials, in_process)
+def demo_fagsystems(settings: Settings) -> list[FagsystemSettings]:
+    """The demo's fagsystems, hosted by the embedded default, with the demo's credentials."""
+    plan = make_plan(settings.demo_seed, settings.demo_claims)  # the same plan for a seed
+    return [
+        FagsystemSettings(
+            id=f.id,
+            name=f.name,
+            client_id=fagsystem_client_id(f.id),
+            client_secret=demo_secret(settings, str(f.id)),
+            caseworker_token=caseworker_token(settings, f.id),
+            push_secret=push_secret(settings, f.id),
+            reversal_policy=ReversalPolicy(f.reversal_policy),
+            org_units=f.org_units,
+        )
+        for f in plan.fagsystems
+    ]

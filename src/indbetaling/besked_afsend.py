@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -37,7 +37,7 @@ from indbetaling import outbox
 from indbetaling.background import until_connected
 from indbetaling.besked import InvalidMessage, ObjectAction, build_envelope, read_status_code
 from indbetaling.contracts import BESKEDFORDELER_ENTITY_ID
-from indbetaling.db import read, write
+from indbetaling.db import write
 from indbetaling.fordring import view_from_json
 from indbetaling.sts_client import AsyncTokenClient, Credentials
 
@@ -210,19 +210,37 @@ def sender(publisher: Publisher) -> Send:
     return send
 
 
+LEASE_SECONDS = 15.0
+"""How long a relay holds the messages it sends before another relay may send them again."""
+
+
 async def relay_once(engine: Engine, table: Table, send: Send, batch: int = 500) -> int:
-    """Send one batch of pending messages concurrently; returns how many were published."""
-    pending = await run_in_threadpool(_pending, engine, table, batch)
+    """Send one batch of pending messages concurrently, leased while they are being sent;
+    returns how many were published. A batch that failed is let go at once, to be sent again."""
+    pending = await run_in_threadpool(_lease, engine, table, batch)
     if not pending:
         return 0
-    await asyncio.gather(*(send(message) for message in pending))
-    await run_in_threadpool(_mark_published, engine, table, [m.seq for m in pending])
+    seqs = [m.seq for m in pending]
+    try:
+        await asyncio.gather(*(send(message) for message in pending))
+    except Exception:
+        with contextlib.suppress(Exception):  # else its lease runs out
+            await run_in_threadpool(_let_go, engine, table, seqs)
+        raise
+    await run_in_threadpool(_mark_published, engine, table, seqs)
     return len(pending)
 
 
-def _pending(engine: Engine, table: Table, batch: int) -> list[outbox.OutboxMessage]:
-    with read(engine) as conn:
-        return outbox.pending(conn, table, limit=batch)
+def _lease(engine: Engine, table: Table, batch: int) -> list[outbox.OutboxMessage]:
+    with write(engine) as conn:
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=LEASE_SECONDS)
+        return outbox.lease_pending(conn, table, now=now, lease_until=until, limit=batch)
+
+
+def _let_go(engine: Engine, table: Table, seqs: list[int]) -> None:
+    with write(engine) as conn:
+        outbox.hold_until(conn, table, seqs, None)
 
 
 def _mark_published(engine: Engine, table: Table, seqs: list[int]) -> None:

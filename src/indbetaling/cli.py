@@ -14,9 +14,12 @@ from rich.table import Table
 
 from indbetaling.app import build
 from indbetaling.beskedfordeler import cli as beskedfordeler_cli
+from indbetaling.debitorsystem import cli as debitorsystem_cli
 from indbetaling.demo_setup import ensure_demo, write_demo_json
 from indbetaling.finance import cli as finance_cli
 from indbetaling.observability import configure_logging
+from indbetaling.production import migrate_command, serve_command
+from indbetaling.serviceplatform import cli as gateway_cli
 from indbetaling.settings import Settings
 
 BOOKINGS_WAIT_SECONDS = 120.0
@@ -24,7 +27,11 @@ BOOKINGS_WAIT_SECONDS = 120.0
 
 app = typer.Typer(no_args_is_help=True, help="Indbetaling: SF1590_B_03 Afsend DebitorIndbetaling")
 app.add_typer(beskedfordeler_cli.app, name="beskedfordeler")
+app.add_typer(gateway_cli.app, name="gateway")
+app.add_typer(debitorsystem_cli.app, name="debitorsystem")
 app.command("afstem")(finance_cli.afstem)
+app.command("migrate")(migrate_command)
+app.command("serve")(serve_command)
 
 
 @app.callback()

@@ -19,6 +19,9 @@ from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -198,12 +201,66 @@ def write(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def migrate(engine: Engine, part: str) -> None:
-    """Bring a part's schema to the newest Alembic revision (its own version table)."""
+def _alembic_config(part: str) -> Config:
     package_dir = Path(__file__).parent / part
     config = Config()
     config.set_main_option("script_location", str(package_dir / "migrations"))
     config.set_main_option("version_table", f"alembic_version_{part}")
+    return config
+
+
+def migrate(engine: Engine, part: str) -> None:
+    """Bring a part's schema to the newest Alembic revision (its own version table)."""
+    config = _alembic_config(part)
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+class SchemaMismatch(Exception):
+    """The database's schema is not the one this version of a part is made for."""
+
+
+def head_revision(part: str) -> str:
+    """The newest revision of a part's migrations: the schema its code is made for."""
+    head = ScriptDirectory.from_config(_alembic_config(part)).get_current_head()
+    if head is None:  # pragma: no cover - every part has migrations
+        raise RuntimeError(f"{part} has no migrations")
+    return head
+
+
+def current_revision(engine: Engine, part: str) -> str | None:
+    """The revision a part's database is at, or None when it was never migrated."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"version_table": f"alembic_version_{part}"}
+        )
+        return context.get_current_revision()
+
+
+def check_schema(engine: Engine, part: str) -> str:
+    """The revision of a part's database, when it is the one this code is made for; otherwise
+    `SchemaMismatch` saying what it is, what is needed, and what to do."""
+    head = head_revision(part)
+    current = current_revision(engine, part)
+    if current == head:
+        return head
+    if current is None:
+        raise SchemaMismatch(
+            f"the {part} database has no schema (no revision); this version needs revision "
+            f"{head}: run `indbetaling migrate` for the part first"
+        )
+    scripts = ScriptDirectory.from_config(_alembic_config(part))
+    try:
+        known = scripts.get_revision(current) is not None
+    except CommandError:
+        known = False
+    if not known:
+        raise SchemaMismatch(
+            f"the {part} database is at revision {current}, which this version does not know "
+            f"(it needs revision {head}); was it migrated by a newer version?"
+        )
+    raise SchemaMismatch(
+        f"the {part} database is at revision {current}, older than revision {head} that this "
+        f"version needs: run `indbetaling migrate` for the part first"
+    )

@@ -86,3 +86,8 @@ def push_secret(settings: Settings, fagsystem_id: uuid.UUID) -> str:
 def fagsystem_client_id(fagsystem_id: uuid.UUID) -> str:
     """A demo fagsystem's client id at the token service."""
     return f"fagsystem-{fagsystem_id}"
+
+
+def debitorsystem_id(settings: Settings) -> uuid.UUID:
+    """The debitorsystem's it-system id: from the settings, else the demo's."""
+    return settings.debitorsystem_id or demo_uuid(settings, "debitorsystem")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING
 from indbetaling.beskedfordeler.domain import Filter
@@ -40,8 +40,16 @@ from indbetaling.demo_identity import (
 )
 from indbetaling.demo_plan import DemoPlan, make_plan
 from indbetaling.demo_users import web_users_json
+from indbetaling.serviceplatform import registrations as gateway_registrations
 from indbetaling.serviceplatform.api import DEBITOR_PATH, TILBAGEFOER_PATH
-from indbetaling.serviceplatform.domain import Role
+from indbetaling.serviceplatform.registrations import (
+    AgreementIn,
+    EndpointIn,
+    GatewayRegistrations,
+    ItSystemIn,
+    RouteIn,
+)
+from indbetaling.settings import Settings
 
 if TYPE_CHECKING:
     from indbetaling.app import System
@@ -69,68 +77,96 @@ def ensure_demo(system: System, *, progress: bool = False) -> dict[str, Any]:
 
 
 def _register_demo_it_systems(system: System, plan: DemoPlan) -> None:
-    settings, platform = system.settings, system.platform
-    debitor_id = system.debitorsystem_id
-    platform.register_it_system(
-        debitor_id,
-        "Debitorsystem",
-        "debitorsystem",
-        client_secret=debitorsystem_secret(settings),
-    )
+    """The demo's it-systems at the platform, as an operator registers them
+    (`indbetaling gateway register`)."""
+    registrations = demo_gateway_registrations(system.settings, plan, system.debitorsystem_id)
+    gateway_registrations.apply(system.platform, registrations, system.settings.data_dir)
+
+
+def demo_gateway_registrations(
+    settings: Settings, plan: DemoPlan, debitor_id: uuid.UUID
+) -> GatewayRegistrations:
+    """The debitorsystem provides DebitorIndbetalingAfsend to every authority and publishes
+    to the Beskedfordeler, which serves every authority; each fagsystem consumes
+    DebitorIndbetalingAfsend and the Beskedfordeler, and provides IndbetalingTilbagefoerOrdre,
+    for the authorities it has agreements with."""
     base = settings.base_url
-    platform.set_endpoint(
-        debitor_id,
-        DEBITOR_INDBETALING_ENTITY_ID,
-        f"{base}/debitorsystem{DEBITOR_PATH}",
-        f"{base}/debitorsystem/api/v1/debitorindbetaling",
-    )
-    for authority in plan.authorities:
-        _provide_for(system, authority.cvr, DEBITOR_INDBETALING_ENTITY_ID, debitor_id)
-        platform.add_agreement(
-            debitor_id, authority.cvr, TILBAGEFOER_ORDRE_ENTITY_ID, Role.CONSUMER
-        )
-    _register_demo_beskedfordeler(system, plan)
+    cvrs = [a.cvr for a in plan.authorities]
+    beskedfordeler_id = demo_uuid(settings, "beskedfordeler")
+
+    def agreements(
+        roles: list[tuple[str, Literal["consumer", "provider"]]], authorities: list[str]
+    ) -> list[AgreementIn]:
+        return [
+            AgreementIn(cvr=cvr, service=service, role=role)
+            for cvr in authorities
+            for service, role in roles
+        ]
+
+    systems = [
+        ItSystemIn(
+            id=debitor_id,
+            name="Debitorsystem",
+            client_id=settings.debitorsystem_client_id,
+            client_secret=debitorsystem_secret(settings),
+            endpoints=[
+                EndpointIn(
+                    service=DEBITOR_INDBETALING_ENTITY_ID,
+                    soap_url=f"{base}/debitorsystem{DEBITOR_PATH}",
+                    rest_url=f"{base}/debitorsystem/api/v1/debitorindbetaling",
+                )
+            ],
+            agreements=agreements(
+                [
+                    (DEBITOR_INDBETALING_ENTITY_ID, "provider"),
+                    (TILBAGEFOER_ORDRE_ENTITY_ID, "consumer"),
+                    (BESKEDFORDELER_ENTITY_ID, "consumer"),
+                ],
+                cvrs,
+            ),
+        ),
+        ItSystemIn(
+            id=beskedfordeler_id,
+            name="Beskedfordeler",
+            client_id="beskedfordeler",
+            endpoints=[
+                EndpointIn(service=BESKEDFORDELER_ENTITY_ID, rest_url=f"{base}/beskedfordeler")
+            ],
+            agreements=agreements([(BESKEDFORDELER_ENTITY_ID, "provider")], cvrs),
+        ),
+    ]
     for fagsystem in plan.fagsystems:
-        platform.register_it_system(
-            fagsystem.id,
-            fagsystem.name,
-            fagsystem_client_id(fagsystem.id),
-            client_secret=demo_secret(settings, str(fagsystem.id)),
+        systems.append(
+            ItSystemIn(
+                id=fagsystem.id,
+                name=fagsystem.name,
+                client_id=fagsystem_client_id(fagsystem.id),
+                client_secret=demo_secret(settings, str(fagsystem.id)),
+                endpoints=[
+                    EndpointIn(
+                        service=TILBAGEFOER_ORDRE_ENTITY_ID,
+                        soap_url=f"{base}/fagsystem/{fagsystem.id}{TILBAGEFOER_PATH}",
+                    )
+                ],
+                agreements=agreements(
+                    [
+                        (DEBITOR_INDBETALING_ENTITY_ID, "consumer"),
+                        (TILBAGEFOER_ORDRE_ENTITY_ID, "provider"),
+                        (BESKEDFORDELER_ENTITY_ID, "consumer"),
+                    ],
+                    list(fagsystem.authorities),
+                ),
+            )
         )
-        platform.set_endpoint(
-            fagsystem.id,
-            TILBAGEFOER_ORDRE_ENTITY_ID,
-            f"{base}/fagsystem/{fagsystem.id}{TILBAGEFOER_PATH}",
+    routes = [
+        RouteIn(cvr=cvr, service=service, provider=provider)
+        for cvr in cvrs
+        for service, provider in (
+            (DEBITOR_INDBETALING_ENTITY_ID, debitor_id),
+            (BESKEDFORDELER_ENTITY_ID, beskedfordeler_id),
         )
-        for cvr in fagsystem.authorities:
-            platform.add_agreement(fagsystem.id, cvr, DEBITOR_INDBETALING_ENTITY_ID, Role.CONSUMER)
-            platform.add_agreement(fagsystem.id, cvr, TILBAGEFOER_ORDRE_ENTITY_ID, Role.PROVIDER)
-            platform.add_agreement(fagsystem.id, cvr, BESKEDFORDELER_ENTITY_ID, Role.CONSUMER)
-
-
-def _register_demo_beskedfordeler(system: System, plan: DemoPlan) -> None:
-    """The Beskedfordeler serves every authority; the debitorsystem publishes to it (through
-    the gateway, like any publisher) and the fagsystems subscribe."""
-    platform = system.platform
-    beskedfordeler_id = demo_uuid(system.settings, "beskedfordeler")
-    platform.register_it_system(beskedfordeler_id, "Beskedfordeler", "beskedfordeler")
-    platform.set_endpoint(
-        beskedfordeler_id,
-        BESKEDFORDELER_ENTITY_ID,
-        None,
-        f"{system.settings.base_url}/beskedfordeler",
-    )
-    for authority in plan.authorities:
-        _provide_for(system, authority.cvr, BESKEDFORDELER_ENTITY_ID, beskedfordeler_id)
-        platform.add_agreement(
-            system.debitorsystem_id, authority.cvr, BESKEDFORDELER_ENTITY_ID, Role.CONSUMER
-        )
-
-
-def _provide_for(system: System, cvr: str, entity_id: str, provider: uuid.UUID) -> None:
-    """`provider` offers `entity_id` to the authority, and the gateway routes its calls there."""
-    system.platform.add_agreement(provider, cvr, entity_id, Role.PROVIDER)
-    system.platform.route_authority(cvr, entity_id, provider)
+    ]
+    return GatewayRegistrations(it_systems=systems, routes=routes)
 
 
 def _subscribe_demo_fagsystems(system: System, plan: DemoPlan) -> None:
@@ -184,7 +220,7 @@ def _demo_json(system: System, plan: DemoPlan, stored: dict[str, Any]) -> dict[s
         "debitorsystemer": [
             {
                 "id": str(system.debitorsystem_id),
-                "client_id": "debitorsystem",
+                "client_id": settings.debitorsystem_client_id,
                 "client_secret": debitorsystem_secret(settings),
                 "authorities": [a.cvr for a in plan.authorities],
                 "auditor_token": auditor_token(settings),

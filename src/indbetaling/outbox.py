@@ -1,10 +1,15 @@
 """The transactional outbox: a message is written in the same transaction as the change it tells
 of, and a relay publishes it afterwards. No change without its message, no message without its
-change; a message is marked published only after the transport confirmed it (at least once)."""
+change; a message is marked published only after the transport confirmed it (at least once).
+
+Any number of relay processes may work on one outbox: each leases what it sends
+(`lease_pending`), so a message is sent by one of them at a time; a relay that dies lets its
+messages go when their lease runs out, and any relay sends them again. A send that outlives its
+lease may be repeated by another relay, which its receiver takes once (at least once)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    or_,
     select,
     update,
 )
@@ -40,6 +46,7 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("created_at", UtcDateTime, nullable=False),
         Column("published_at", UtcDateTime, nullable=True, index=True),
         Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("leased_until", UtcDateTime, nullable=True),
     )
 
 
@@ -69,6 +76,47 @@ def pending(conn: Connection, table: Table, limit: int = 100) -> list[OutboxMess
         .limit(limit)
     ).all()
     return [OutboxMessage(r.seq, r.message_id, r.topic, bytes(r.payload)) for r in rows]
+
+
+def lease_pending(
+    conn: Connection,
+    table: Table,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    limit: int = 100,
+    skip: Collection[int] = (),
+) -> list[OutboxMessage]:
+    """Take up to `limit` unpublished messages that no relay holds (never leased, or the lease
+    ran out), oldest first, but those in `skip`, and hold them until `lease_until`. On
+    PostgreSQL rows another relay is taking are passed over (`FOR UPDATE SKIP LOCKED`); SQLite
+    has one writer at a time. Call it in a write transaction."""
+    c = table.c
+    query = (
+        select(c.seq, c.message_id, c.topic, c.payload)
+        .where(c.published_at.is_(None), or_(c.leased_until.is_(None), c.leased_until <= now))
+        .order_by(c.seq)
+        .limit(limit)
+    )
+    if skip:
+        query = query.where(c.seq.not_in(list(skip)))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = conn.execute(query).all()
+    if rows:
+        seqs = [r.seq for r in rows]
+        conn.execute(update(table).where(c.seq.in_(seqs)).values(leased_until=lease_until))
+    return [OutboxMessage(r.seq, r.message_id, r.topic, bytes(r.payload)) for r in rows]
+
+
+def hold_until(conn: Connection, table: Table, seqs: list[int], until: datetime | None) -> None:
+    """Hold unpublished messages until `until` (a retry's time), or let them go (None)."""
+    if seqs:
+        conn.execute(
+            update(table)
+            .where(table.c.seq.in_(seqs), table.c.published_at.is_(None))
+            .values(leased_until=until)
+        )
 
 
 def mark_published(conn: Connection, table: Table, seqs: list[int], now: datetime) -> None:

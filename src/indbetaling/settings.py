@@ -6,6 +6,7 @@ the database. Production sets a PostgreSQL URL per part and an AMQP URL.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +24,26 @@ PARTS: tuple[Part, ...] = (
     "finance",
     "nemkonto",
 )
+
+ServedPart = Literal[
+    "gateway", "debitorsystem", "fagsystem", "beskedfordeler", "finance", "nemkonto"
+]
+"""A part as `indbetaling serve` and `indbetaling migrate` name it (CONTRACT §8)."""
+SERVED_PARTS: tuple[ServedPart, ...] = (
+    "gateway",
+    "debitorsystem",
+    "fagsystem",
+    "beskedfordeler",
+    "finance",
+    "nemkonto",
+)
+
+
+def stored_part(part: ServedPart) -> Part:
+    """The part whose database and migrations a served part uses: the gateway's are the
+    Serviceplatform's."""
+    return "serviceplatform" if part == "gateway" else part
+
 
 SecretName = Literal[
     "operator_token",
@@ -49,6 +70,33 @@ class Settings(BaseSettings):
     beskedfordeler_database_url: str | None = None
     finance_database_url: str | None = None
     nemkonto_database_url: str | None = None
+
+    # -- where the other parts are (`indbetaling serve PART`; `run` serves them all at base_url)
+    gateway_url: str | None = None
+    """The gateway's (Serviceplatform's) base URL: tokens, routed services, `BeskedAfsend`, and
+    the platform's public keys at `/sts/jwks`."""
+    debitorsystem_url: str | None = None
+    """The debitorsystem's base URL (finance reads its coverages there to reconcile)."""
+    fagsystem_url: str | None = None
+    """The fagsystem part's base URL (finance reads the hosted fagsystems' payments there)."""
+    finance_url: str | None = None
+    """Finance's base URL (the fagsystems book their postings there)."""
+    nemkonto_url: str | None = None
+    """NemKonto's base URL (the fagsystems send their pay-backs there)."""
+    platform_jwks_file: Path | None = None
+    """The platform's public keys (JWKS) as a file; without it a part fetches them from
+    `<gateway_url>/sts/jwks` at start, trying again until the gateway answers."""
+    platform_jwks: str | None = None
+    """The platform's JWKS itself (JSON); `serve` hands what it fetched to its workers so."""
+    fagsystems_file: Path | None = None
+    """The fagsystems the fagsystem part hosts and finance reconciles (JSON, see README)."""
+    debitorsystem_id: uuid.UUID | None = None
+    """The debitorsystem's it-system UUID at the platform (default: the demo's)."""
+    debitorsystem_client_id: str = "debitorsystem"
+    """The debitorsystem's client id at the platform's token service."""
+    worker_start_seconds: int = Field(default=60, ge=5)
+    """`serve --workers N`: how long a worker may take to answer its supervisor before it is
+    taken for hung and replaced (a start on a busy machine takes more than uvicorn's 5 s)."""
 
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     """SQLite (embedded default): FULL syncs every commit, so an acknowledged payment survives a

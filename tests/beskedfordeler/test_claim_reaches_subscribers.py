@@ -159,9 +159,10 @@ def create_claim(part_engine: Callable[[str, str], Engine]) -> tuple[Engine, str
 
 
 def resend_outbox(engine: Engine) -> None:
-    """As after a crash between publishing and marking published: the relay sends it again."""
+    """As after a crash between publishing and marking published, once the crashed relay's lease
+    ran out: a relay sends it again."""
     with write(engine) as conn:
-        conn.execute(debitor_store.outbox.update().values(published_at=None))
+        conn.execute(debitor_store.outbox.update().values(published_at=None, leased_until=None))
 
 
 async def push_until_quiet(bf: Beskedfordeler) -> int:

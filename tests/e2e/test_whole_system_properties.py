@@ -52,6 +52,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from indbetaling import app as composition
+from indbetaling import composition as wiring
 from indbetaling import db
 from indbetaling.debitorsystem.relay import RelaySettings
 from indbetaling.demo_plan import SAMPLES_PER_AUTHORITY, make_plan
@@ -116,9 +117,7 @@ def quick_background_loops() -> Iterator[None]:
     50 ms and the booking relay for postings every 100 ms (instead of every 5 s and 1 s), so
     that settling takes milliseconds. Nothing else changes."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            composition, "RelaySettings", functools.partial(RelaySettings, poll_seconds=0.05)
-        )
+        patch.setattr(wiring, "RelaySettings", functools.partial(RelaySettings, poll_seconds=0.05))
         patch.setattr(
             sender, "RelayTiming", functools.partial(sender.RelayTiming, sweep_seconds=0.1)
         )

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from indbetaling.beskedfordeler import service
+from indbetaling.beskedfordeler import registrations, service
 from indbetaling.beskedfordeler.service import Beskedfordeler, NotFound
 from indbetaling.db import make_engine, migrate
+from indbetaling.registration_file import (
+    DatabaseUrlOption,
+    RegistrationsFile,
+    part_command,
+    read_section,
+)
 from indbetaling.settings import Settings
 
 app = typer.Typer(
-    help="Beskedfordeler: error queue (fejlkø), re-delivery and refused publications."
+    help="Beskedfordeler: registrations, error queue (fejlkø), re-delivery and refused "
+    "publications."
 )
 
 
@@ -75,3 +82,16 @@ def list_refused(
             )
         )
     typer.echo(f"{service.refused_count(bf, afsender)} afvist(e) i alt")
+
+
+@app.command("register")
+def register(file: RegistrationsFile, database_url: DatabaseUrlOption = None) -> None:
+    """Register publishers, mailboxes and their subscriptions (the file's `beskedfordeler`
+    section)."""
+    command = "indbetaling beskedfordeler register"
+    with part_command(command, "beskedfordeler", database_url) as engine:
+        wanted = read_section(
+            file, registrations.SECTION, registrations.BeskedfordelerRegistrations
+        )
+        done = registrations.apply(Beskedfordeler(engine), wanted, file.parent)
+    typer.echo(f"{command}: {done}")

@@ -101,6 +101,40 @@ class StaffUseCases(UseCases):
             )
             store.insert_assortment_types(conn, fagsystem_id, types)
 
+    def has_authority(self, cvr: str) -> bool:
+        with db.read(self.engine) as conn:
+            return store.authority_exists(conn, cvr)
+
+    def ensure_authority(self, cvr: str, name: str) -> None:
+        """The authority, added or renamed."""
+        with db.write(self.engine) as conn:
+            if not store.update_authority(conn, cvr, name):
+                store.insert_authority(conn, cvr, name)
+
+    def ensure_fagsystem(
+        self,
+        fagsystem_id: UUID,
+        name: str,
+        sortiment: Mapping[str, tuple[Sequence[UUID], Sequence[str]]],
+        *,
+        accepts_reversal_orders: bool = True,
+    ) -> None:
+        """The fagsystem, added or updated, with its sortiment (ORG units, types) for each
+        authority named; its sortiment for other authorities is kept."""
+        for _, types in sortiment.values():
+            _check_classes(types)
+        with db.write(self.engine) as conn:
+            if store.fagsystem_exists(conn, fagsystem_id):
+                store.update_fagsystem(
+                    conn, fagsystem_id, name, accepts_reversal_orders=accepts_reversal_orders
+                )
+            else:
+                store.insert_fagsystem(
+                    conn, fagsystem_id, name, {}, accepts_reversal_orders=accepts_reversal_orders
+                )
+            for cvr, (units, types) in sortiment.items():
+                store.set_assortment(conn, fagsystem_id, cvr, org_units=units, types=types)
+
     def set_assortment(
         self, cvr: str, fagsystem_id: UUID, org_units: Sequence[UUID], types: Sequence[str]
     ) -> None:

@@ -687,6 +687,22 @@ def insert_authority(conn: Connection, cvr: str, name: str) -> None:
     conn.execute(authorities.insert().values(cvr=cvr, name=name))
 
 
+def update_authority(conn: Connection, cvr: str, name: str) -> bool:
+    """Rename an authority; False when there is none with that CVR."""
+    result = conn.execute(authorities.update().where(authorities.c.cvr == cvr).values(name=name))
+    return result.rowcount == 1
+
+
+def update_fagsystem(
+    conn: Connection, fagsystem_id: UUID, name: str, *, accepts_reversal_orders: bool
+) -> None:
+    conn.execute(
+        fagsystems.update()
+        .where(fagsystems.c.id == fagsystem_id)
+        .values(name=name, accepts_reversal_orders=int(accepts_reversal_orders))
+    )
+
+
 def insert_fagsystem(
     conn: Connection,
     fagsystem_id: UUID,

@@ -10,8 +10,11 @@ are sent again within seconds, each with the TransactionUUID it was written with
 a task of its own (`PaymentService.ensure_running`) that stopping the sender does not cancel.
 
 The relay sends each outbox message (its stored bytes, under its own id) until finance or
-NemKonto took it (201, or 200 for the same again), backing off per message; every relay process
-may send the same message, and both receivers take a repeat as the same booking.
+NemKonto took it (201, or 200 for the same again), backing off per message. With several relay
+processes each leases the batch it sends (`outbox.lease_pending`) and holds a failed message
+until its next try, so one process at a time sends a message; one that dies lets its batch go
+when the lease runs out. A message sent again after all (a send that outlived its lease) is
+taken by both receivers as the same booking.
 """
 
 from __future__ import annotations
@@ -97,6 +100,8 @@ class PaymentSender:
 class RelayTiming:
     sweep_seconds: float = 1.0
     batch_size: int = 100
+    lease_seconds: float = 15.0
+    """How long the relay holds a batch it sends before another relay may send it."""
     backoff: Timing = field(
         default_factory=lambda: Timing(backoff_base_seconds=1.0, backoff_cap_seconds=300.0)
     )
@@ -123,8 +128,22 @@ class BookingRelay:
         """Per outbox message (seq): failed sends so far and when to send it again."""
 
     def _pending(self, skip: set[int]) -> list[outbox.OutboxMessage]:
-        with db.read(self.engine) as conn:
-            return store.undelivered(conn, self.timing.batch_size, skip)
+        """The due messages, leased to this relay while it sends them."""
+        with db.write(self.engine) as conn:
+            now = self.clock()
+            return outbox.lease_pending(
+                conn,
+                store.outbox,
+                now=now,
+                lease_until=now + timedelta(seconds=self.timing.lease_seconds),
+                limit=self.timing.batch_size,
+                skip=skip,
+            )
+
+    def _retry_at(self, seq: int, when: datetime) -> None:
+        """No relay sends the message again before `when` (its backoff, for every process)."""
+        with db.write(self.engine) as conn:
+            outbox.hold_until(conn, store.outbox, [seq], when)
 
     def _delivered(self, seq: int) -> None:
         with db.write(self.engine) as conn:
@@ -153,6 +172,7 @@ class BookingRelay:
             if outcome is Delivery.REFUSED:  # a person must look; do not hammer
                 delay = timedelta(seconds=self.timing.backoff.backoff_cap_seconds)
             self._failures[message.seq] = (attempts, now + delay)
+            await asyncio.to_thread(self._retry_at, message.seq, now + delay)
         return delivered
 
     async def run(self, stop: asyncio.Event) -> None:

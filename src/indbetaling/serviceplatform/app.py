@@ -24,7 +24,9 @@ class ServiceplatformApp(PartApp):
     platform: Serviceplatform
 
 
-def build(engine: Engine, http: httpx.AsyncClient, *, operator_token: str) -> ServiceplatformApp:
+def build(
+    engine: Engine, http: httpx.AsyncClient, *, operator_token: str | None
+) -> ServiceplatformApp:
     platform = Serviceplatform(engine, KNOWN_ENTITY_IDS)
     gateway = Gateway(platform, http, operator_token=operator_token)
     return ServiceplatformApp(

@@ -17,7 +17,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import Engine, Row, delete, insert, select
+from sqlalchemy import Engine, Row, delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from indbetaling.db import read, write
@@ -40,6 +40,8 @@ from indbetaling.serviceplatform.secret_hash import DEFAULT_COST, hash_secret, v
 Clock = Callable[[], float]
 DEFAULT_TOKEN_TTL_SECONDS = 3600
 CLOCK_SKEW_SECONDS = 30
+KEY_LOCK = 1590_0301
+"""The PostgreSQL advisory lock under which the first signing key is made."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,9 @@ class Serviceplatform:
             kid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             try:
                 with write(self.engine) as conn:
+                    if conn.dialect.name == "postgresql":
+                        # gateway processes starting at once make one key, not one each
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": KEY_LOCK})
                     if conn.execute(select(store.signing_key.c.kid)).first() is None:
                         conn.execute(
                             insert(store.signing_key).values(

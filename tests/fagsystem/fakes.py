@@ -10,6 +10,7 @@ test can show that a resend carried the same one.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class FakeDebitorsystem:
     """How many of the next calls fail before they reach it (nothing done)."""
     delay: float = 0.0
     """Seconds each call takes."""
+    hold: threading.Event | None = None
+    """When given, calls arrive only once it is set (from any thread)."""
 
     def claim(self, restance: int) -> UUID:
         claim_id = uuid.uuid4()
@@ -85,6 +88,8 @@ class FakeDebitorsystem:
     async def _arrive(self, transaction_uuid: UUID) -> BusinessAnswer | None:
         if self.delay:
             await asyncio.sleep(self.delay)
+        while self.hold is not None and not self.hold.is_set():
+            await asyncio.sleep(0.01)
         if self.fail > 0:
             self.fail -= 1
             raise NoBusinessAnswer("connection refused")

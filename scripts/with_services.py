@@ -26,13 +26,7 @@ import subprocess
 import sys
 import time
 
-from indbetaling.throwaway import (  # noqa: F401 - RabbitNode, free_port: the tests use them here
-    RabbitNode,
-    free_port,
-    log,
-    postgres,
-    rabbitmq,
-)
+from indbetaling.throwaway import log, postgres, rabbitmq
 
 SERVICES = ("postgres", "rabbitmq")
 

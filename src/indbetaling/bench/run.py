@@ -52,7 +52,7 @@ class Plan:
 
 QUICK = Plan(
     clients=(1, 8),
-    seconds=1.5,
+    seconds=1,
     warmup=0.5,
     spread_claims=60,
     payment_claims=2_000,

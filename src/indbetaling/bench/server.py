@@ -125,7 +125,7 @@ class Server:
                 drop_database(self.postgres_admin_url, f"bench_{self.name}_{part}")
             self.database_urls.clear()
 
-    def quiet(self, timeout: float = 30, busy: float = 0.1, interval: float = 0.5) -> None:
+    def quiet(self, timeout: float = 30, busy: float = 0.1, interval: float = 0.3) -> None:
         """Wait until the server has finished what earlier calls left it to do in the
         background (relaying and pushing messages): until it uses less than `busy` of a CPU
         over `interval` seconds, or `timeout` passed. So no case inherits another's backlog."""

@@ -164,7 +164,7 @@ def measure(
                     "clients": 4,
                     "claims": claims.spread,
                     "warmup": 0,
-                    "seconds": warmup,
+                    "seconds": max(warmup, 1.0),
                 }
             )
         cases = Cases(report, server, generator, limit, limit_name, base, claims, iter(claims.hot))

@@ -42,6 +42,13 @@ def ms_text(ms: float) -> str:
     return f"{ms:.2f} ms"
 
 
+def ratio_text(ratio: float) -> str:
+    """Three decimals, or as many as show two significant digits of a smaller ratio."""
+    if ratio <= 0 or ratio >= 0.001:
+        return f"{ratio:.3f}"
+    return f"{ratio:.{1 - math.floor(math.log10(ratio))}f}"
+
+
 @dataclass
 class Row:
     section: str
@@ -52,7 +59,8 @@ class Row:
     data: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {"case": self.case, **self.data, "ratio": self.ratio}
+        shown = {"measured": self.measured, "limit": self.limit}
+        return {"case": self.case, **shown, **self.data, "ratio": self.ratio}
 
 
 @dataclass
@@ -89,7 +97,7 @@ class Report:
         for row in self.rows:
             if last is not None and row.section != last:
                 table.add_section()
-            ratio = "" if row.ratio is None else f"{row.ratio:.3f}"
+            ratio = "" if row.ratio is None else ratio_text(row.ratio)
             table.add_row(
                 row.section if row.section != last else "", row.case, row.measured, row.limit, ratio
             )

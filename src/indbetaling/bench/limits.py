@@ -15,7 +15,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -62,17 +61,18 @@ def find_pgbench() -> Path | None:
 
 
 class PgbenchLimit:
-    """pgbench on a database of its own in the same cluster, with `claims` claim rows."""
+    """pgbench on a database of its own in the same cluster, with `claims` claim rows; its
+    script is written into `folder`."""
 
-    def __init__(self, database_url: str, claims: int) -> None:
+    def __init__(self, database_url: str, claims: int, folder: Path) -> None:
         program = find_pgbench()
         if program is None:
             raise RuntimeError("pgbench not found (Debian: apt-get install postgresql)")
         self.program = program
         self.url = make_url(database_url)
         self.claims = claims
-        self.folder = Path(tempfile.mkdtemp(prefix="indbetaling-pgbench-"))
-        self.script = self.folder / "payment.sql"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.script = folder / "payment.sql"
         self.script.write_text(PGBENCH_SCRIPT)
         engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
@@ -116,9 +116,6 @@ class PgbenchLimit:
         if done.returncode != 0 or not found:
             raise RuntimeError(f"pgbench failed: {done.stdout[-500:]} {done.stderr[-1000:]}")
         return float(found.group(1))
-
-    def close(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 SQLITE_TABLES = """

@@ -197,7 +197,7 @@ def _measure(
         payments.measure(
             report,
             pg,
-            lambda n: PgbenchLimit(limit_url, n),
+            lambda n: PgbenchLimit(limit_url, n, folder / "pgbench"),
             "pgbench",
             clients=plan.clients,
             seconds=plan.seconds,

@@ -34,10 +34,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
 
-## benchmarks: each prints a table of rates and their ratio to a baseline measured in the same run
+## the system end to end, each figure beside its limit measured in the same run (README,
+## "Benchmarks"); BENCH_ARGS='--quick --json bench.json' for the small version and the JSON
 bench: $(STAMP)
-	$(BIN)/python scripts/with_services.py -- $(BIN)/python scripts/bench_payments.py
-	$(BIN)/python scripts/bench_demo.py
+	$(BIN)/indbetaling bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

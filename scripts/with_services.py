@@ -14,208 +14,21 @@ down afterwards, whatever the command's outcome:
 A service whose programs are missing is left unset; the tests that need it then skip, or fail
 when CI=true. INDBETALING_TEST_SERVICES chooses which to start: "all" (the default), "none" (the
 fast tier, `pytest -m "not slow"`, needs neither) or a list such as "postgres,rabbitmq". The
-command's exit code is passed on.
+command's exit code is passed on. The services themselves are `indbetaling.throwaway`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import pwd
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
+
+from indbetaling.throwaway import log, postgres, rabbitmq
 
 SERVICES = ("postgres", "rabbitmq")
-PG_BIN_DIRS = [Path("/usr/lib/postgresql") / v / "bin" for v in ("17", "16", "15", "14")]
-
-
-def log(msg: str) -> None:
-    print(f"[services] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def find_pg_bin() -> Path | None:
-    for d in PG_BIN_DIRS:
-        if (d / "initdb").exists():
-            return d
-    found = shutil.which("initdb")
-    return Path(found).resolve().parent if found else None
-
-
-def as_service_user(user: str) -> list[str]:
-    if os.geteuid() != 0:
-        return []
-    return ["runuser", "-u", user, "--"]
-
-
-@contextlib.contextmanager
-def postgres() -> Iterator[str | None]:
-    bindir = find_pg_bin()
-    if bindir is None:
-        log("PostgreSQL programs not found; PostgreSQL tests will not run")
-        yield None
-        return
-    root = Path(tempfile.mkdtemp(prefix="indbetaling-pg-"))
-    user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
-    if os.geteuid() == 0:
-        shutil.chown(root, user=user)
-    data, port = root / "data", free_port()
-    run_as = as_service_user(user)
-    subprocess.run(
-        [
-            *run_as,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-            "--locale=C.UTF-8",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    opts = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
-    subprocess.run(
-        [
-            *run_as,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(root / "log"),
-            "-o",
-            opts,
-            "-w",
-            "start",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    log(f"PostgreSQL on {url}")
-    try:
-        yield url
-    finally:
-        subprocess.run(
-            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            check=False,
-            stdout=subprocess.DEVNULL,
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def rabbitmq_env(root: Path, port: int, epmd_port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ERL_EPMD_PORT": str(epmd_port),
-        "RABBITMQ_NODENAME": f"indbetaling-{port}@localhost",
-        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-        "RABBITMQ_NODE_PORT": str(port),
-        "RABBITMQ_DIST_PORT": str(free_port()),
-        "RABBITMQ_MNESIA_BASE": str(root / "mnesia"),
-        "RABBITMQ_LOG_BASE": str(root / "log"),
-        "RABBITMQ_PID_FILE": str(root / "rabbit.pid"),
-        "RABBITMQ_ENABLED_PLUGINS_FILE": str(root / "enabled_plugins"),
-        "RABBITMQ_CONFIG_FILE": str(root / "rabbitmq"),
-        "RABBITMQ_ADVANCED_CONFIG_FILE": str(root / "advanced.config"),
-        "HOME": str(root),
-    }
-
-
-RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
-RABBITMQ_CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
-EPMD = "epmd"
-
-
-class RabbitNode:
-    """A private RabbitMQ node in `root` on loopback `port`; it can be stopped and started again
-    as the same node (same name, same mnesia directory), as a broker restart in production.
-    Its Erlang port mapper (epmd) is its own too, on a port of its own, so `close` leaves
-    nothing running."""
-
-    def __init__(self, root: Path, port: int) -> None:
-        self.root = root
-        self.port = port
-        self.epmd_port = free_port()
-        (root / "enabled_plugins").write_text("[].\n")
-        (root / "rabbitmq.conf").write_text("loopback_users = none\n")
-        self.env = rabbitmq_env(root, port, self.epmd_port)
-
-    @property
-    def url(self) -> str:
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
-
-    def _ctl(self, *args: str, check: bool = True) -> None:
-        subprocess.run(
-            [str(RABBITMQ_CTL), *args],
-            env=self.env,
-            check=check,
-            cwd=self.root,
-            stdout=subprocess.DEVNULL,
-            stderr=None if check else subprocess.DEVNULL,
-        )
-
-    def start(self) -> None:
-        """Start the node and return once it accepts connections."""
-        subprocess.run([str(RABBITMQ_SERVER), "-detached"], env=self.env, check=True, cwd=self.root)
-        self._ctl("wait", "--timeout", "120", self.env["RABBITMQ_PID_FILE"])
-        self._ctl("await_startup", "--timeout", "120")
-
-    def stop(self, *, check: bool = True) -> None:
-        """Stop the node (the Erlang VM exits); its durable queues stay in the mnesia dir."""
-        self._ctl("shutdown", check=check)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        """Stop the node for good, and its port mapper with it."""
-        self.stop(check=False)
-        subprocess.run(
-            [EPMD, "-port", str(self.epmd_port), "-kill"],
-            env=self.env,
-            check=False,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-
-@contextlib.contextmanager
-def rabbitmq() -> Iterator[str | None]:
-    if not RABBITMQ_SERVER.exists():
-        log("rabbitmq-server not found; RabbitMQ tests will not run")
-        yield None
-        return
-    root = Path(tempfile.mkdtemp(prefix="indbetaling-rmq-"))
-    node = RabbitNode(root, free_port())
-    node.start()
-    log(f"RabbitMQ on {node.url} (epmd on port {node.epmd_port})")
-    try:
-        yield node.url
-    finally:
-        node.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def wanted_services() -> set[str]:

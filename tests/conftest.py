@@ -12,18 +12,15 @@ fast tier: every rule on SQLite and in memory, no service needed.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, MetaData, create_engine, text
 from sqlalchemy.engine import make_url
 
+from indbetaling import throwaway
 from indbetaling.db import FORBID_ON_EVENT_LOOP_ENV, make_engine, migrate
 
 # Every engine the tests make, and every server they start, refuses database work on an event
@@ -171,30 +168,18 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _with_services() -> ModuleType:
-    """scripts/with_services.py, whose `RabbitNode` starts and stops a private broker node."""
-    name = "indbetaling_with_services"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "scripts" / "with_services.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture
-def rabbit_node(amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def rabbit_node(
+    amqp_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[throwaway.RabbitNode]:
     """A RabbitMQ node of this test's own, so it can restart it without disturbing others."""
     del amqp_url  # required like every RabbitMQ test: fails under CI=true when missing
-    services = _with_services()
-    if not services.RABBITMQ_SERVER.exists():
+    if not throwaway.RABBITMQ_SERVER.exists():
         message = "rabbitmq-server is not installed; this test restarts a node of its own"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)  # only outside CI: under CI=true it failed above
-    node = services.RabbitNode(tmp_path_factory.mktemp("rabbit"), services.free_port())
+    node = throwaway.RabbitNode(tmp_path_factory.mktemp("rabbit"), throwaway.free_port())
     node.start()
     try:
         yield node

@@ -1,4 +1,4 @@
-"""The `indbetaling` command: run the system, make demo data, measure it."""
+"""The `indbetaling` command: run the system, make demo data, measure it (`bench`)."""
 
 from __future__ import annotations
 
@@ -140,6 +140,41 @@ def demo_command(
         f"{summary.claims:,} claims in {summary.elapsed:.2f} s: "
         f"{summary.claims_per_second:,.0f} claims/s; "
         f"{len(summary.sample_claims)} sample claims"
+    )
+
+
+@app.command("bench")
+def bench_command(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A small version, under two minutes on two cores")
+    ] = False,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the figures to this JSON file")
+    ] = None,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="INDBETALING_TEST_POSTGRES_URL",
+            help="PostgreSQL admin URL to make the bench's databases on (default: a throwaway "
+            "cluster)",
+        ),
+    ] = None,
+    amqp_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="INDBETALING_TEST_AMQP_URL", help="RabbitMQ URL (default: a throwaway node)"
+        ),
+    ] = None,
+) -> None:
+    """Measure the system end to end, each figure beside its limit measured in the same run."""
+    from indbetaling.bench.run import run_bench  # noqa: PLC0415 - only this command
+
+    run_bench(
+        quick=quick,
+        json_path=json_file,
+        postgres_url=postgres_url,
+        amqp_url=amqp_url,
+        console=Console(),
     )
 
 

@@ -25,45 +25,28 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy import text
 
+from indbetaling.bench.messages import cpr, payable_claim
 from indbetaling.besked import BESKEDTYPE_FORDRING_TIL_INDBETALING, ObjectAction, build_envelope
 from indbetaling.beskedfordeler import service, store
 from indbetaling.beskedfordeler.domain import Filter
 from indbetaling.beskedfordeler.service import Beskedfordeler
 from indbetaling.db import make_engine, migrate, read
-from indbetaling.fordring import ClaimStatus, ClaimView, LiableParty
 
 SIZES = (10, 10_000, 1_000_000)
 PUBLISHER = str(uuid.UUID(int=1))
 SUBSCRIBER = str(uuid.UUID(int=2))
 
 
-def cpr(n: int) -> str:
-    return f"urn:oio:cpr-nr:{n:010d}"
-
-
 def message(party: str) -> bytes:
-    view = ClaimView(
-        claim_id=uuid.uuid4(),
-        account_id=uuid.uuid4(),
-        authority_cvr="12345678",
-        account_type_code="BORGER",
-        claim_type_code="DAGINST",
-        principal=150_000,
-        restance=123_450,
-        due_date=date(2026, 12, 1),
-        last_timely_payment_date=date(2026, 12, 10),
-        payment_period_from=None,
-        payment_period_to=None,
-        liable_parties=(LiableParty(party, "PRIMAER"),),
-        status=ClaimStatus.AKTIV,
-    )
     return build_envelope(
-        view, action=ObjectAction.OPRETTET, transaction_id=uuid.uuid4(), source_system=uuid.uuid4()
+        payable_claim("12345678", party),
+        action=ObjectAction.OPRETTET,
+        transaction_id=uuid.uuid4(),
+        source_system=uuid.uuid4(),
     )
 
 

@@ -107,7 +107,17 @@ def cpr(n: int) -> str:
 
 
 def envelope(cvr: str, party: str, source: uuid.UUID) -> Outgoing:
-    view = ClaimView(
+    view = payable_claim(cvr, party)
+    transaction = uuid.uuid4()
+    xml = build_envelope(
+        view, action=ObjectAction.AENDRET, transaction_id=transaction, source_system=source
+    )
+    return Outgoing(str(transaction), str(transaction), cvr, xml)
+
+
+def payable_claim(cvr: str, party: str) -> ClaimView:
+    """A payable claim of `party` in `cvr`, as the messages about it carry it."""
+    return ClaimView(
         claim_id=uuid.uuid4(),
         account_id=uuid.uuid4(),
         authority_cvr=cvr,
@@ -122,11 +132,6 @@ def envelope(cvr: str, party: str, source: uuid.UUID) -> Outgoing:
         liable_parties=(LiableParty(party, "PRIMAER"),),
         status=ClaimStatus.AKTIV,
     )
-    transaction = uuid.uuid4()
-    xml = build_envelope(
-        view, action=ObjectAction.AENDRET, transaction_id=transaction, source_system=source
-    )
-    return Outgoing(str(transaction), str(transaction), cvr, xml)
 
 
 async def gather_limited(jobs: list[Callable[[], Awaitable[Any]]], limit: int) -> None:

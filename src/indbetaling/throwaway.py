@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -150,6 +151,13 @@ class RabbitNode:
         self.epmd_port = free_port()
         (root / "enabled_plugins").write_text("[].\n")
         (root / "rabbitmq.conf").write_text("loopback_users = none\n")
+        # The node and its CLI share this cookie from the start; left to themselves, the CLI
+        # may make one of its own before the starting node has written its, and the node then
+        # refuses it ("Invalid challenge reply") until the wait times out.
+        cookie = root / ".erlang.cookie"
+        if not cookie.exists():
+            cookie.write_text(secrets.token_hex(20))
+            cookie.chmod(0o400)
         self.env = rabbitmq_env(root, port, self.epmd_port)
 
     @property
